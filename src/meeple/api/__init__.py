@@ -1,0 +1,1 @@
+"""The api tier: stateless REST (accounts, wallet, history, matchmaking entry)."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``meeple`` command line (see :mod:`meeple.cli`)."""

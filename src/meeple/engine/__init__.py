@@ -1,0 +1,1 @@
+"""The engine tier: authoritative games, clocks, settlement."""

@@ -1,0 +1,1 @@
+"""The gateway tier: WebSocket edge (auth, relay, fan-out, resume)."""

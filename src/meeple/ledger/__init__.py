@@ -1,0 +1,1 @@
+"""Double-entry money: accounts, transfers, escrow and settlement."""

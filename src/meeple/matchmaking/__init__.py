@@ -1,0 +1,1 @@
+"""Matchmaking: queues by game, time control and stake."""

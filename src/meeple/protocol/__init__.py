@@ -1,0 +1,1 @@
+"""Wire messages between client, gateway and engine."""

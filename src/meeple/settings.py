@@ -1,0 +1,76 @@
+"""One settings object for every role, read from ``MEEPLE_*`` environment variables.
+
+Every field's default is the embedded one-process setup (`meeple serve` on a laptop):
+SQLite in the data dir and the in-memory bus. docs/operations.md lists them all;
+``meeple <role> --help`` shows the command-line overrides.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of a meeple process. Environment: ``MEEPLE_<FIELD>`` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="MEEPLE_", extra="ignore", frozen=True)
+
+    # -- where things live ---------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the SQLite store and the generated signing key."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL of the store, e.g. postgresql+asyncpg://u@h/db. "
+        "Default: sqlite+aiosqlite:///<data_dir>/meeple.sqlite3.",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL of the bus, e.g. redis://h:6379/0. Default: in-memory bus."
+    )
+
+    # -- listening -------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, description="TCP port to listen on.")
+
+    # -- auth ------------------------------------------------------------------
+    signing_key: str | None = Field(
+        None,
+        description="Secret that signs access tokens (HS256). Default: generated once and "
+        "kept in <data_dir>/signing.key. Every api and gateway process must share it.",
+    )
+    access_token_ttl_s: int = Field(900, description="Lifetime of an access token, seconds.")
+    refresh_token_ttl_s: int = Field(
+        30 * 24 * 3600, description="Lifetime of a refresh token, seconds."
+    )
+    login_max_failures: int = Field(
+        5, description="Failed logins per account (and per client address x10) per window."
+    )
+    login_window_s: int = Field(300, description="Login throttling window, seconds.")
+
+    # -- money -----------------------------------------------------------------
+    currency: str = Field("USD", description="The one currency of the ledger (ISO 4217).")
+    rake_bps: int = Field(500, description="House rake on a settled pot, basis points (500 = 5%).")
+    payout_fourchess: str = Field(
+        "70,30,0,0", description="Share of the pot after rake by placing, percent, 4 seats."
+    )
+    payout_chess: str = Field("100,0", description="Share of the pot after rake, 2 seats.")
+
+    # -- logging ---------------------------------------------------------------
+    log_level: str = Field("INFO", description="Python logging level.")
+    log_json: bool = Field(True, description="JSON log lines (false: plain text).")
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The store URL, defaulting to the SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'meeple.sqlite3').resolve()}"
+
+
+def load(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. from flags)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The Store port: accounts, games, event log, snapshots, ledger, ratings."""
