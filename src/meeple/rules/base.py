@@ -202,6 +202,45 @@ class Game(ABC, Generic[S, M]):
     def decode(self, data: bytes) -> S:
         """Read a state written by encode(). Raises BadPositionError."""
 
+    def position_from_text(self, text: str, options: Options | None = None) -> S:
+        """Read a position in the game's text format (FEN, FEN4). Raises
+        BadPositionError. Default: the game has no position text."""
+        raise_unavailable(self, "position text")
+
+    def position_to_text(self, state: S) -> str:
+        """Write a position in the game's text format (inverse of position_from_text)."""
+        raise_unavailable(self, "position text")
+
+    # -- perft: the rules' truth --------------------------------------------------
+
+    def perft(self, state: S, depth: int) -> int:
+        """Number of legal move sequences of length ``depth`` from ``state``.
+
+        This default walks the interface (slow, but right for any game); games
+        override it with a fast make/unmake search. A position where the seat to
+        act has no legal move ends its branch and counts 0.
+        """
+        if depth == 0:
+            return 1
+        total = 0
+        for seat in self.to_act(state):
+            moves = self.legal_moves(state, seat)
+            if depth == 1:
+                total += len(moves)
+                continue
+            for move in moves:
+                total += self.perft(self.play(state, seat, move).state, depth - 1)
+        return total
+
+    def perft_divide(self, state: S, depth: int) -> dict[str, int]:
+        """perft for each first move, keyed by its text (``depth`` >= 1)."""
+        counts: dict[str, int] = {}
+        for seat in self.to_act(state):
+            for move in self.legal_moves(state, seat):
+                child = self.play(state, seat, move).state
+                counts[self.format_move(state, move)] = self.perft(child, depth - 1)
+        return counts
+
     @abstractmethod
     def view(self, state: S, seat: Seat | None) -> dict[str, JSON]:
         """What ``seat`` may see of the state (``None``: a spectator). The hook for
