@@ -16,6 +16,11 @@ SHARDS = 64
 """Games are hashed into this many shards; an engine owns shards by lease."""
 
 
+MATCHMAKER_QUEUE = "mm"
+"""Work queue of matchmaking commands (``queue.join``, ``queue.leave``,
+``private.create``, ``private.join``); any matchmaker instance may take them."""
+
+
 def shard_of(game_id: str) -> int:
     """The shard that owns a game (stable across processes and versions)."""
     return zlib.crc32(game_id.encode()) % SHARDS
@@ -50,8 +55,11 @@ class Command(msgspec.Struct, frozen=True, array_like=True):
     """A player's command for a game, as the engine receives it.
 
     ``kind`` is the client message type (``move``, ``resign``, ``draw.offer``,
-    ``draw.accept``, ``draw.decline``, ``claim``) or ``presence`` (``arg`` is
-    ``"online"``/``"offline"``: the gateway saw the player connect or drop).
+    ``draw.accept``, ``draw.decline``, ``claim``; for the matchmaker ``queue.join``,
+    ``queue.leave``, ``private.create``, ``private.join`` with ``arg`` the JSON of the
+    client message), or internal: ``presence`` (``arg`` is ``"online"``/``"offline"``:
+    the gateway saw the player connect or drop), ``state`` (reply with a State frame
+    in ``payload``), ``start`` (the matchmaker made the game; begin its clocks).
     """
 
     game_id: str
@@ -73,6 +81,7 @@ class CommandReply(msgspec.Struct, frozen=True, array_like=True):
     seq: int | None = None
     code: str | None = None
     message: str | None = None
+    payload: bytes | None = None  # e.g. a State frame, a queue answer (JSON bytes)
 
 
 _command_encoder = msgspec.msgpack.Encoder()
