@@ -156,6 +156,9 @@ ledger_entries = Table(
     Column("account_id", String(64), ForeignKey("ledger_accounts.id"), nullable=False),
     Column("amount", Money, nullable=False),
     Column("balance_after", Money, nullable=False),
+    # The game seat a leg belongs to (escrow, settlement and refund legs of players):
+    # settle and refund read the stakes back from the escrow's legs.
+    Column("seat", Integer, nullable=True),
     CheckConstraint("amount <> 0", name="nonzero"),
     Index("ix_ledger_entries_account", "account_id", "id"),
 )
