@@ -16,11 +16,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from meeple.store.schema import metadata
+_READ_ONLY = "meeple_read_only"
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number, the same in every process: the lock of `Store.migrate`.
+MIGRATION_LOCK_KEY = 0x6D65_6570_6C65  # "meeple"
 
 
 class Store:
@@ -39,9 +45,24 @@ class Store:
         return store
 
     async def migrate(self) -> None:
-        """Bring the schema to the current version."""
+        """Bring the schema to the current version (Alembic ``upgrade head``).
+
+        It runs in one transaction; on PostgreSQL under an advisory lock, so that
+        several processes starting at once migrate one after the other (the later
+        ones find the schema at head and do nothing). SQLite's ``BEGIN IMMEDIATE``
+        serializes them already.
+        """
         async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            if self.dialect == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            await conn.run_sync(_upgrade_to_head)
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the schema is at (None: not migrated)."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current_revision)
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -55,9 +76,31 @@ class Store:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads (each statement sees committed data)."""
+        """A connection for reads (each statement sees committed data).
+
+        On SQLite its transaction is a plain (deferred) ``BEGIN``: readers do not
+        take the write lock, so they never queue behind writers (WAL).
+        """
         async with self.engine.connect() as conn:
+            await conn.execution_options(**{_READ_ONLY: True})
             yield conn
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at the migrations inside the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def _create_engine(url: str) -> AsyncEngine:
@@ -85,4 +128,5 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
