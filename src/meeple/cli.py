@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "perft": ("perft", "count legal move sequences (the rules' truth)"),
     "ledger": ("ledger", "ledger tools: `meeple ledger check` verifies the books"),
     "migrate": ("migrate", "create or upgrade the store's schema"),
+    "bots": ("bots", "bots that queue and play random legal moves"),
 }
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import websockets
 from websockets.asyncio.server import Server, ServerConnection
 
@@ -23,6 +25,27 @@ from meeple.protocol.errors import ProtocolError
 from meeple.rules import RulesError
 
 TOKENS = {"alice-token": (1, "alice"), "bob-token": (2, "bob"), "carol-token": (3, "carol")}
+
+
+def fake_api() -> httpx.MockTransport:
+    """The api's auth endpoints in memory: any username registers once, logs in with its
+    password, and gets the access token ``token-<username>``."""
+    passwords: dict[str, str] = {}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        name, password = body["username"], body["password"]
+        if request.url.path.endswith("/auth/register"):
+            if name in passwords:
+                return httpx.Response(409, json={"code": "username_taken", "message": "taken"})
+            passwords[name] = password
+            return httpx.Response(201, json={"id": len(passwords), "username": name})
+        if passwords.get(name) != password:
+            return httpx.Response(401, json={"code": "bad_credentials", "message": "no"})
+        tokens = {"access_token": f"token-{name}", "refresh_token": "r", "expires_in": 900}
+        return httpx.Response(200, json=tokens)
+
+    return httpx.MockTransport(handle)
 
 
 def now_ms() -> int:
@@ -127,6 +150,8 @@ class FakeGateway:
     async def _handler(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         token = ws.request.path.partition("token=")[2]
+        if token.startswith("token-"):  # minted by fake_api for any username
+            TOKENS.setdefault(token, (100 + len(TOKENS), token.removeprefix("token-")))
         if token not in TOKENS:
             await ws.send(m.encode(m.Error(code="unauthorized", message="bad token")).decode())
             await ws.close(4401, "unauthorized")
@@ -206,7 +231,11 @@ class FakeGateway:
                 return m.encode(m.Error(code=exc.code, message=str(exc), id=msg.id))
             self.applied.append(msg.id)
             await self._broadcast(game, body)
-            return m.encode(m.Ack(id=msg.id, seq=len(game.log)))
+            seq = len(game.log)
+            result = self.chess.result(game.state)
+            if result is not None:
+                await self.inject(game.game_id, "game_over", None, {"result": result.to_json()})
+            return m.encode(m.Ack(id=msg.id, seq=seq))
         return m.encode(m.Ack(id=msg.id))
 
     async def _subscribe(self, ws: ServerConnection, player_id: int, msg: m.Subscribe) -> bytes:
