@@ -50,6 +50,16 @@ class Settings(BaseSettings):
         5, description="Failed logins per account (and per client address x10) per window."
     )
     login_window_s: int = Field(300, description="Login throttling window, seconds.")
+    password_hash_time_cost: int = Field(3, description="argon2id passes per password hash.")
+    password_hash_memory_kib: int = Field(
+        65536, description="argon2id memory per password hash, KiB (64 MiB)."
+    )
+    api_rate_limit_per_s: float = Field(
+        20.0, description="Requests per second per client address, per api process (0: off)."
+    )
+    api_rate_limit_burst: int = Field(
+        100, description="Requests a client address may send at once before the rate applies."
+    )
 
     # -- money -----------------------------------------------------------------
     currency: str = Field("USD", description="The one currency of the ledger (ISO 4217).")
