@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert
 
 from meeple.ledger import Ledger
 from meeple.store.database import Store
-from meeple.store.schema import players
+from tests.store.factories import add_players
 
 MakePlayers = Callable[[int], Awaitable[list[int]]]
-
-
-async def add_players(store: Store, count: int) -> list[int]:
-    """Insert ``count`` players directly; their ids."""
-    now = datetime.now(UTC)
-    ids = []
-    async with store.begin() as conn:
-        for _ in range(count):
-            result = await conn.execute(
-                insert(players)
-                .values(
-                    username="p",
-                    username_key=uuid.uuid4().hex,
-                    display_name="P",
-                    password_hash="x",
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(players.c.id)
-            )
-            ids.append(int(result.scalar_one()))
-    return ids
 
 
 @pytest.fixture
