@@ -203,3 +203,9 @@ async def test_close_fails_waiting_commands_and_ends_iteration(server: FakeGatew
     assert [f async for f in alice] == []
     with pytest.raises(ClientClosed):
         await alice.ping()
+
+
+async def test_an_idle_client_pings_to_stay_connected(server: FakeGateway) -> None:
+    async with await connect(server, "alice-token", keepalive_s=0.05) as alice:
+        await alice.wait_until(lambda: len(server.received) >= 2, WITHIN)
+        assert all(isinstance(r, m.Ping) for r in server.received)

@@ -67,6 +67,7 @@ class Client:
         command_timeout_s: float = 10.0,
         max_frames: int = 10_000,
         open_timeout_s: float = 10.0,
+        keepalive_s: float | None = 30.0,
         connect_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.url = url
@@ -76,6 +77,8 @@ class Client:
         self.reconnect_for_s = reconnect_for_s
         self.command_timeout_s = command_timeout_s
         self.open_timeout_s = open_timeout_s
+        self.keepalive_s = keepalive_s
+        self._last_sent = time.monotonic()
         self._connect_kwargs = connect_kwargs or {}
         self.welcome: m.Welcome | None = None
         self.views: dict[str, GameView] = {}
@@ -108,6 +111,8 @@ class Client:
         client = cls(url, token, **kwargs)
         await client._open()
         client._reader = asyncio.create_task(client._run(), name=f"meeple-client-{url}")
+        if client.keepalive_s:
+            client._background(client._keepalive(client.keepalive_s))
         return client
 
     async def __aenter__(self) -> Client:
@@ -258,6 +263,16 @@ class Client:
         except CommandError as exc:
             log.warning("resubscribe to %s failed: %s", game_id, exc)
 
+    async def _keepalive(self, every_s: float) -> None:
+        """Ping when nothing was sent for ``every_s``: the gateway closes idle connections."""
+        while not self._closed.is_set():
+            await asyncio.sleep(max(0.0, self._last_sent + every_s - time.monotonic()))
+            if time.monotonic() - self._last_sent >= every_s and not self._closed.is_set():
+                try:
+                    await self.ping()
+                except CommandError as exc:
+                    log.info("keepalive ping failed: %s", exc)
+
     def _background(self, coro: Awaitable[None]) -> None:
         async def wrapper() -> None:
             with contextlib.suppress(ClientClosed):
@@ -300,6 +315,7 @@ class Client:
             )
         else:
             entry[0].set_result(frame)
+        self._notify()
 
     def _on_event(self, frame: m.Event) -> bool:
         last = self._last_seq.get(frame.game_id, 0)
@@ -413,6 +429,7 @@ class Client:
             self._pending[message.id] = (future, frame)
             ws = self._ws
             assert ws is not None
+            self._last_sent = time.monotonic()
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(frame.decode())  # if it fails, the reconnect resends it
             try:

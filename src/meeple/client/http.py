@@ -1,7 +1,7 @@
 """HTTP helpers for the api tier (httpx): register, login, refresh, wallet.
 
-The api answers JSON; an error body carries a stable ``code`` and a ``message``
-(read from ``{"code", "message"}``, ``{"error": {...}}`` or FastAPI's ``{"detail"}``),
+The api answers JSON; an error is an RFC 9457 problem with a stable ``code`` and a
+``detail`` (``{"code", "message"}`` and FastAPI's bare ``{"detail"}`` are read too),
 raised here as :class:`~meeple.client.errors.HttpError`.
 """
 
@@ -59,9 +59,9 @@ def _error(response: httpx.Response) -> HttpError:
         body = None
     if isinstance(body, dict):
         inner = body.get("error", body)
-        if isinstance(inner, dict) and "code" in inner:
+        if isinstance(inner, dict) and "code" in inner:  # RFC 9457 problem (+ code)
             code = str(inner["code"])
-            message = str(inner.get("message", message))
+            message = str(inner.get("detail") or inner.get("message") or message)
         elif "detail" in body:
             detail = body["detail"]
             if isinstance(detail, dict) and "code" in detail:
