@@ -69,6 +69,37 @@ class Settings(BaseSettings):
     )
     payout_chess: str = Field("100,0", description="Share of the pot after rake, 2 seats.")
 
+    # -- gateway (WebSocket edge) ----------------------------------------------
+    ws_max_frame_bytes: int = Field(
+        16384, description="Largest client frame; a bigger one gets frame_too_large and 1009."
+    )
+    ws_rate_per_s: float = Field(10.0, description="Client frames per second per connection.")
+    ws_rate_burst: int = Field(20, description="Frames a connection may send at once.")
+    ws_flood_close_after: int = Field(
+        50, description="Rate-limited frames in a row after which the connection is closed (1008)."
+    )
+    ws_max_per_address: int = Field(
+        50, description="Open WebSocket connections per client address, per gateway process."
+    )
+    ws_send_buffer_frames: int = Field(
+        2048, description="Frames queued for one client before it is closed as a slow consumer."
+    )
+    ws_ping_interval_s: float = Field(
+        20.0, description="Seconds between WebSocket protocol pings from the server."
+    )
+    ws_idle_timeout_s: float = Field(
+        120.0, description="Close a connection that sent no frame for this long (clients ping)."
+    )
+    command_timeout_s: float = Field(
+        5.0, description="How long the gateway waits for an engine's reply before `timeout`."
+    )
+    resume_limit: int = Field(
+        500, description="Events a resume replays from the store; further behind: a full state."
+    )
+    drain_timeout_s: float = Field(
+        5.0, description="On shutdown, how long the gateway waits for commands in flight."
+    )
+
     # -- logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(True, description="JSON log lines (false: plain text).")
