@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from meeple.cli import main
 from tests.services import free_port, wait_for
 
 # Cheap password hashes, so tests spend their time on behaviour, not on argon2.
@@ -157,3 +160,52 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["detail"], str) and body["detail"]
     return body
+
+
+def meeple_accounts(
+    data_dir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run ``meeple accounts --data-dir DATA_DIR ARGS...`` in this process (it is a short
+    command: no server to wait for); its exit status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    overrides = {**FAST_ENV, **(env or {})}
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("MEEPLE_")}
+    os.environ.update(overrides)
+    try:
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            _stdin(stdin),
+        ):
+            status = main(["accounts", "--data-dir", str(data_dir), *args])
+    finally:
+        for key in overrides:
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+    return status, out.getvalue(), err.getvalue()
+
+
+@contextlib.contextmanager
+def _stdin(text: str) -> Iterator[None]:
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def make_operator(server: ApiServer, username: str) -> None:
+    """Create an operator account with ``meeple accounts create-operator``."""
+    status, _out, err = meeple_accounts(
+        server.data_dir, "create-operator", username, stdin=PASSWORD + "\n", env=server.env
+    )
+    assert status == 0, err
+
+
+@pytest.fixture(scope="session")
+def operator(api: ApiServer) -> Account:
+    """An operator of the shared server, logged in."""
+    name = unique_name("op")
+    make_operator(api, name)
+    with api.client() as client:
+        return login(client, name)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.api.conftest import FAST_ENV, PASSWORD, assert_problem, login, start_server
+from tests.api.conftest import PASSWORD, assert_problem, login, meeple_accounts, start_server
 
 
 def test_serve_announces_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -27,28 +24,15 @@ def test_serve_announces_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) ->
     ]
 
 
-def _meeple(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEEPLE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "meeple.cli", "accounts", "--data-dir", str(data_dir), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={**env, **FAST_ENV},
-        timeout=60,
-        check=False,
-    )
-
-
 def test_accounts_create_operator_and_promote(tmp_path: Path) -> None:
-    created = _meeple(tmp_path, "create-operator", "Boss", stdin=PASSWORD + "\n")
-    assert created.returncode == 0, created.stderr
-    weak = _meeple(tmp_path, "create-operator", "Boss2", stdin="weakweakweak\n")
-    assert weak.returncode == 1 and "weak_password" in weak.stderr
-    taken = _meeple(tmp_path, "create-operator", "boss", stdin=PASSWORD + "\n")
-    assert taken.returncode == 1 and "username_taken" in taken.stderr
-    missing = _meeple(tmp_path, "promote", "nobody")
-    assert missing.returncode == 1 and "player_not_found" in missing.stderr
+    status, out, _ = meeple_accounts(tmp_path, "create-operator", "Boss", stdin=PASSWORD + "\n")
+    assert status == 0 and "created operator Boss" in out
+    status, _, err = meeple_accounts(tmp_path, "create-operator", "Boss2", stdin="weakweakweak\n")
+    assert status == 1 and "weak_password" in err
+    status, _, err = meeple_accounts(tmp_path, "create-operator", "boss", stdin=PASSWORD + "\n")
+    assert status == 1 and "username_taken" in err
+    status, _, err = meeple_accounts(tmp_path, "promote", "nobody")
+    assert status == 1 and "player_not_found" in err
 
     server = start_server(tmp_path)
     try:
@@ -61,8 +45,8 @@ def test_accounts_create_operator_and_promote(tmp_path: Path) -> None:
             assert registered.status_code == 201
             carol = login(client, "carol")
             assert client.get("/api/v1/me", headers=carol.auth).json()["role"] == "player"
-            promoted = _meeple(tmp_path, "promote", "Carol")
-            assert promoted.returncode == 0, promoted.stderr
+            status, _, err = meeple_accounts(tmp_path, "promote", "Carol")
+            assert status == 0, err
             # The store is the authority: the old token now carries the operator role.
             assert client.get("/api/v1/me", headers=carol.auth).json()["role"] == "operator"
             assert_problem(client.get("/api/v1/me"), 401, "not_authenticated")

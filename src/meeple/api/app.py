@@ -17,7 +17,7 @@ from meeple import __version__
 from meeple.api.context import ApiContext
 from meeple.api.middleware import BodyLimit, RateLimit, RequestLog
 from meeple.api.problems import ApiError, Problem, from_error, problem_doc, problem_response
-from meeple.api.routes import auth, games, health, me, players
+from meeple.api.routes import auth, games, health, me, operator, players, wallet
 from meeple.auth.errors import AuthError, LoginThrottled
 from meeple.settings import Settings
 from meeple.store.database import Store
@@ -78,7 +78,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    for module in (health, auth, me, players, games):
+    for module in (health, auth, me, players, games, wallet, operator):
         app.include_router(module.router)
     _install_error_handlers(app)
     # Added innermost first: RequestLog ends up outermost.

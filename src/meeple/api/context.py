@@ -8,6 +8,7 @@ from meeple.auth.passwords import PasswordHasher
 from meeple.auth.sessions import Sessions
 from meeple.auth.throttle import LoginThrottle
 from meeple.auth.tokens import TokenSigner, load_signing_key
+from meeple.ledger import Ledger
 from meeple.settings import Settings
 from meeple.store.database import Store
 
@@ -22,6 +23,7 @@ class ApiContext:
     signer: TokenSigner
     sessions: Sessions
     throttle: LoginThrottle
+    ledger: Ledger
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> ApiContext:
@@ -39,4 +41,5 @@ class ApiContext:
             throttle=LoginThrottle(
                 store, max_failures=settings.login_max_failures, window_s=settings.login_window_s
             ),
+            ledger=Ledger(store, settings.currency),
         )
