@@ -100,6 +100,39 @@ class Settings(BaseSettings):
         5.0, description="On shutdown, how long the gateway waits for commands in flight."
     )
 
+    # -- engine and matchmaking ------------------------------------------------
+    time_controls: str = Field(
+        "1+0,3+2,5+0,10+5",
+        description="Time controls offered by the matchmaker, minutes+increment seconds.",
+    )
+    stakes: str = Field(
+        "0,100,500,1000,5000",
+        description="Stakes offered (minor units per seat); 0 is a free game.",
+    )
+    max_stake: int = Field(100_000, description="Largest stake of a private game, minor units.")
+    first_move_timeout_s: float = Field(
+        30.0, description="A seat's first move not made in this time aborts the game (refund)."
+    )
+    disconnect_grace_s: float = Field(
+        60.0, description="A seated player offline this long forfeits (never beyond the flag)."
+    )
+    engine_batch_max: int = Field(
+        256, description="Commands an engine takes from its queues for one store commit."
+    )
+    engine_batch_wait_ms: int = Field(
+        2, description="How long an engine lets a batch fill after its first command."
+    )
+    lease_ttl_ms: int = Field(
+        10_000, description="Shard lease lifetime; renewed every third of it. Failover bound."
+    )
+    match_tick_ms: int = Field(200, description="How often the matchmaker tries to group players.")
+    match_window: int = Field(
+        100, description="Rating difference accepted at once between players matched together."
+    )
+    match_window_growth_per_s: float = Field(
+        20.0, description="How much the accepted rating difference grows per second of waiting."
+    )
+
     # -- logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(True, description="JSON log lines (false: plain text).")

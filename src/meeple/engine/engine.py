@@ -1,0 +1,495 @@
+"""The engine's shell: leases, batches, one commit per batch, then publish and reply.
+
+The loop, per batch (DESIGN.md invariants 1-3)::
+
+    pop up to N commands from the owned shards' queues
+    decide each against its game's table (pure: meeple.engine.table)
+    append every event of the batch and the accepted commands' outcomes in ONE commit
+    swap the new tables in, publish the event frames, send the replies, re-arm timers
+
+If the commit fails nothing of the batch is visible: the old tables are still the
+truth. A ``SequenceConflict`` means someone else wrote the game (we were a stale
+owner): the game is reloaded from the store and the batch decided again, once; a
+command another owner already applied is answered from its recorded outcome.
+
+Games end in two steps that are each idempotent and retried until done: the
+``game_over``/``aborted`` event is committed with the move that caused it, then
+:mod:`meeple.engine.settlement` closes the games row (ratings, seats) and settles
+or refunds the stakes. A crash between them is finished at the next start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from meeple.bus.base import Bus
+from meeple.engine import settlement, storage
+from meeple.engine.table import PLAYER_KINDS, NewEvent, Policy, Reply, Table, decide
+from meeple.engine.table import next_deadline as table_deadline
+from meeple.engine.timers import TimerWheel, now_ms
+from meeple.ledger import Ledger
+from meeple.obs import metrics
+from meeple.protocol.internal import (
+    SHARDS,
+    Command,
+    CommandReply,
+    command_queue,
+    decode_command,
+    encode_internal,
+    game_topic,
+    reply_topic,
+    shard_lease,
+    shard_of,
+)
+from meeple.settings import Settings
+from meeple.store.database import Store
+from meeple.store.errors import StoreError
+from meeple.store.games import Append, Appended, CommandRecord, Games
+from meeple.store.games import NewEvent as StoreEvent
+
+log = logging.getLogger(__name__)
+
+CommandKey = tuple[str, int, str]
+SEEN_LIMIT = 100_000  # command outcomes remembered in memory (the store has them all)
+KEEP_ENDED_S = 120.0  # ended games stay loaded this long for late commands and state
+
+
+class Engine:
+    """Owns shards of games by lease and runs their commands, clocks and endings."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: Bus,
+        ledger: Ledger,
+        settings: Settings,
+        engine_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.games = Games(store)
+        self.bus = bus
+        self.ledger = ledger
+        self.settings = settings
+        self.engine_id = engine_id or f"engine-{uuid.uuid4().hex[:12]}"
+        self.tables: dict[str, Table] = {}
+        self.owned: set[int] = set()
+        self._seen: OrderedDict[CommandKey, Reply] = OrderedDict()
+        self._ended: dict[str, float] = {}
+        self._unsettled: set[str] = set()
+        self._timers = TimerWheel(self._on_deadline)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._settle_wake = asyncio.Event()
+        self._batch_lock = asyncio.Lock()
+        self._running = False
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        """Take the shard leases we can, load their games, start the loops."""
+        self._running = True
+        await self._acquire_leases()
+        self._tasks = [
+            asyncio.create_task(self._command_loop(), name=f"{self.engine_id}-commands"),
+            asyncio.create_task(self._lease_loop(), name=f"{self.engine_id}-leases"),
+            asyncio.create_task(self._settle_loop(), name=f"{self.engine_id}-settle"),
+        ]
+        log.info("engine %s started with %d shards", self.engine_id, len(self.owned))
+
+    async def stop(self) -> None:
+        """Stop the loops (a batch in progress completes) and give every lease up at once."""
+        self._running = False
+        if self._tasks:
+            # The command loop notices within one pop wait; its last batch completes.
+            await asyncio.wait([self._tasks[0]], timeout=2.0)
+        await self._halt()
+        owned, self.owned = sorted(self.owned), set()
+        await asyncio.gather(*(self.bus.release(shard_lease(s), self.engine_id) for s in owned))
+        metrics.OWNED_SHARDS.set(0)
+        log.info("engine %s stopped", self.engine_id)
+
+    async def abandon(self) -> None:
+        """Stop without releasing anything, as if the process died (tests, fault drills)."""
+        await self._halt()
+
+    async def _halt(self) -> None:
+        self._running = False
+        self._timers.cancel_all()
+        for task in [*self._tasks, *self._side_tasks]:
+            task.cancel()
+        for task in [*self._tasks, *self._side_tasks]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._side_tasks.clear()
+        self.tables.clear()
+
+    # ---------------------------------------------------------------------- leases
+
+    async def _acquire_leases(self) -> None:
+        ttl = self.settings.lease_ttl_ms
+        names = [shard_lease(s) for s in range(SHARDS)]
+        held = await asyncio.gather(*(self.bus.acquire(n, self.engine_id, ttl) for n in names))
+        gained = {s for s, ok in enumerate(held) if ok} - self.owned
+        lost = {s for s, ok in enumerate(held) if not ok} & self.owned
+        for shard in lost:
+            log.warning("engine %s lost shard %d", self.engine_id, shard)
+            for game_id in [g for g in self.tables if shard_of(g) == shard]:
+                self._drop(game_id)
+        self.owned = (self.owned - lost) | gained
+        metrics.OWNED_SHARDS.set(len(self.owned))
+        if gained:
+            await self._load_shards(gained)
+
+    async def _lease_loop(self) -> None:
+        interval = self.settings.lease_ttl_ms / 3000
+        while self._running:
+            await asyncio.sleep(interval)
+            try:
+                await self._acquire_leases()
+            except Exception:
+                log.exception("lease renewal failed")
+            self._evict_ended()
+
+    async def _load_shards(self, shards: set[int]) -> None:
+        """Load the live games of newly owned shards; finish what a crash left half done."""
+        for game_id in await storage.games_to_recover(self.store):
+            if shard_of(game_id) not in shards:
+                continue
+            async with self._batch_lock:
+                table = await self._load(game_id)
+            if table is None:
+                continue
+            if table.status == "pending":
+                # Made by the matchmaker, but its start command was lost: start it now.
+                start = encode_internal(_internal(game_id, "start"))
+                await self.bus.push(command_queue(shard_of(game_id)), start)
+            elif table.over:
+                self._unsettled.add(game_id)
+        self._settle_wake.set()
+
+    # ---------------------------------------------------------------------- loading
+
+    async def _load(self, game_id: str) -> Table | None:
+        table = await storage.load_table(self.store, game_id, self._policy, now_ms())
+        if table is None:
+            return None
+        self.tables[game_id] = table
+        self._arm(table)
+        if table.over:
+            self._ended.setdefault(game_id, time.monotonic())
+        return table
+
+    def _drop(self, game_id: str) -> None:
+        self.tables.pop(game_id, None)
+        self._ended.pop(game_id, None)
+        self._timers.schedule(game_id, None)
+
+    def _evict_ended(self) -> None:
+        cutoff = time.monotonic() - KEEP_ENDED_S
+        for game_id, ended in list(self._ended.items()):
+            if ended < cutoff and game_id not in self._unsettled:
+                self._drop(game_id)
+
+    def _policy(self, game: str, seats: int) -> Policy:
+        return Policy(
+            first_move_timeout_ms=round(self.settings.first_move_timeout_s * 1000),
+            disconnect_grace_ms=round(self.settings.disconnect_grace_s * 1000),
+            payout_percent=settlement.payout_table(self.settings, game, seats),
+            rake_bps=self.settings.rake_bps,
+        )
+
+    # ---------------------------------------------------------------------- commands
+
+    async def _command_loop(self) -> None:
+        rotation = 0
+        while self._running:
+            shards = sorted(self.owned)
+            if not shards:
+                await asyncio.sleep(self.settings.lease_ttl_ms / 3000)
+                continue
+            # Rotate the queue order so that no shard starves the others under load.
+            rotation = (rotation + 1) % len(shards)
+            queues = [command_queue(s) for s in shards[rotation:] + shards[:rotation]]
+            batch_max = self.settings.engine_batch_max
+            items = await self.bus.pop(queues, max_items=batch_max, wait_s=0.5)
+            if not items:
+                continue
+            if len(items) < batch_max and self.settings.engine_batch_wait_ms > 0:
+                wait_s = self.settings.engine_batch_wait_ms / 1000
+                items += await self.bus.pop(queues, max_items=batch_max - len(items), wait_s=wait_s)
+            commands = []
+            for _, data in items:
+                try:
+                    commands.append(decode_command(data))
+                except ValueError:
+                    log.error("undecodable command dropped (%d bytes)", len(data))
+            try:
+                await self._handle_batch(commands)
+            except Exception:
+                # Nothing of the batch was committed; senders retry with the same ids.
+                log.exception("batch of %d commands failed", len(commands))
+                await self._reply_all(commands, "internal_error", "the engine failed; retry")
+
+    async def _handle_batch(self, commands: Sequence[Command]) -> None:
+        async with self._batch_lock:
+            retry = await self._run_batch(commands)
+            if retry:
+                # Stale tables were dropped: reload them from the store and decide again,
+                # once. Commands another owner applied are answered from their record.
+                retry = await self._run_batch(retry)
+            if retry:
+                await self._reply_all(retry, "games_unavailable", "the game moved; retry")
+
+    async def _run_batch(self, commands: Sequence[Command]) -> list[Command]:
+        """Decide, commit, publish and reply; the commands to decide again (conflicts)."""
+        started = time.perf_counter()
+        for game_id in {c.game_id for c in commands if c.game_id not in self.tables}:
+            if shard_of(game_id) in self.owned:
+                await self._load(game_id)
+        recorded = await self._recorded(commands)
+        now = now_ms()
+        steps: list[_Step] = []
+        items: list[Append] = []
+        work: dict[str, Table] = {}
+        batch_seen: dict[CommandKey, Reply] = {}
+        for command in commands:
+            key = (command.game_id, command.player_id, command.command_id)
+            known = batch_seen.get(key) or self._seen.get(key) or recorded.get(key)
+            if command.kind in PLAYER_KINDS and known is not None:
+                steps.append(_Step(command, known))
+                continue
+            table = work.get(command.game_id) or self.tables.get(command.game_id)
+            if table is None:
+                steps.append(_Step(command, self._missing(command.game_id)))
+                continue
+            decision = decide(table, command.kind, command.player_id, command.arg, now)
+            work[command.game_id] = decision.table
+            step = _Step(command, decision.reply, decision.events, decision.table)
+            record = None
+            if command.kind in PLAYER_KINDS and decision.reply is not None:
+                batch_seen[key] = decision.reply
+                if decision.reply.ok:
+                    record = CommandRecord(
+                        command.player_id, command.command_id, decision.reply.to_json()
+                    )
+            if decision.events or record is not None:
+                ended = decision.table.over and not table.over
+                step.item = len(items)
+                items.append(
+                    Append(
+                        game_id=command.game_id,
+                        expected_seq=table.seq,
+                        events=[
+                            StoreEvent(e.kind, e.seat, e.body, e.ts_ms) for e in decision.events
+                        ],
+                        command=record,
+                        status=decision.table.status if ended else None,
+                        result=decision.table.result if ended else None,
+                    )
+                )
+            steps.append(step)
+        results = await self.games.append_many(items) if items else []
+        committed = time.perf_counter()
+        return await self._conclude(steps, results, batch_seen, started, committed)
+
+    async def _conclude(
+        self,
+        steps: list[_Step],
+        results: Sequence[Appended | StoreError],
+        batch_seen: dict[CommandKey, Reply],
+        started: float,
+        committed: float,
+    ) -> list[Command]:
+        """After the commit: keep what committed, publish it, reply; return the rest."""
+        failed: set[str] = set()
+        retry: list[Command] = []
+        replies: list[tuple[Command, Reply]] = []
+        frames: list[tuple[str, bytes]] = []
+        tables: dict[str, Table] = {}
+        for step in steps:
+            game_id = step.command.game_id
+            if step.item is not None and isinstance(results[step.item], StoreError):
+                error = results[step.item]
+                log.warning("engine %s: append to %s refused: %s", self.engine_id, game_id, error)
+                failed.add(game_id)
+            if game_id in failed:
+                batch_seen.pop(_key(step.command), None)
+                retry.append(step.command)
+                continue
+            if step.table is not None:
+                tables[game_id] = step.table
+            frames.extend((game_topic(game_id), e.body) for e in step.events)
+            if step.reply is not None:
+                replies.append((step.command, step.reply))
+        for game_id in failed:
+            tables.pop(game_id, None)
+            self._drop(game_id)
+        self._keep(tables, batch_seen)
+        self._observe(steps, failed, started, committed)
+        if frames:
+            await self.bus.publish_many(frames)
+        await self._send_replies(replies)
+        return retry
+
+    def _keep(self, tables: dict[str, Table], batch_seen: dict[CommandKey, Reply]) -> None:
+        for game_id, table in tables.items():
+            was_over = self.tables[game_id].over if game_id in self.tables else False
+            self.tables[game_id] = table
+            self._arm(table)
+            if table.over and not was_over:
+                self._ended[game_id] = time.monotonic()
+                self._unsettled.add(game_id)
+                self._settle_wake.set()
+        for key, reply in batch_seen.items():
+            self._seen[key] = reply
+        while len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+
+    def _observe(
+        self, steps: list[_Step], failed: set[str], started: float, committed: float
+    ) -> None:
+        count = 0
+        for step in steps:
+            if step.command.game_id in failed:
+                continue
+            count += len(step.events)
+            reply = step.reply
+            if reply is not None:
+                outcome = "ok" if reply.ok else reply.code or "error"
+                metrics.COMMANDS.labels(outcome=outcome).inc()
+            if step.command.kind == "move" and reply is not None and reply.ok and step.table:
+                metrics.MOVES.labels(game=step.table.rules.name).inc()
+                metrics.MOVE_LATENCY.observe(committed - started)
+        if count:
+            metrics.COMMIT_BATCH.observe(count)
+
+    async def _recorded(self, commands: Sequence[Command]) -> dict[CommandKey, Reply]:
+        """Outcomes of this batch's player commands recorded in the store (by any owner)."""
+        wanted = [
+            (c.game_id, c.player_id, c.command_id)
+            for c in commands
+            if c.kind in PLAYER_KINDS and (c.game_id, c.player_id, c.command_id) not in self._seen
+        ]
+        if not wanted:
+            return {}
+        found = await storage.recorded_outcomes(self.store, wanted)
+        return {
+            key: Reply(
+                ok=bool(o.get("ok")),
+                seq=o.get("seq"),
+                code=o.get("code"),
+                message=o.get("message"),
+            )
+            for key, o in found.items()
+        }
+
+    def _missing(self, game_id: str) -> Reply:
+        if shard_of(game_id) in self.owned:
+            return Reply(False, code="game_not_found", message=f"no game {game_id}")
+        return Reply(False, code="games_unavailable", message="the game moved; retry")
+
+    # ---------------------------------------------------------------------- replies
+
+    async def _send_replies(self, replies: list[tuple[Command, Reply]]) -> None:
+        out = [
+            (
+                reply_topic(command.reply_to),
+                encode_internal(
+                    CommandReply(
+                        command_id=command.command_id,
+                        player_id=command.player_id,
+                        game_id=command.game_id,
+                        ok=reply.ok,
+                        seq=reply.seq,
+                        code=reply.code,
+                        message=reply.message,
+                        payload=reply.payload,
+                    )
+                ),
+            )
+            for command, reply in replies
+            if command.reply_to
+        ]
+        if out:
+            await self.bus.publish_many(out)
+
+    async def _reply_all(self, commands: Sequence[Command], code: str, message: str) -> None:
+        await self._send_replies([(c, Reply(False, code=code, message=message)) for c in commands])
+
+    # ---------------------------------------------------------------------- timers
+
+    def _arm(self, table: Table) -> None:
+        due = table_deadline(table)
+        self._timers.schedule(table.game_id, None if due is None else due[0])
+
+    def _on_deadline(self, game_id: str) -> None:
+        if not self._running or shard_of(game_id) not in self.owned:
+            return
+        # Through the queue, like any command: one decide-commit path for everything.
+        data = encode_internal(_internal(game_id, "tick"))
+        self._spawn(self.bus.push(command_queue(shard_of(game_id)), data))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    # ---------------------------------------------------------------------- endings
+
+    async def _settle_loop(self) -> None:
+        while self._running:
+            await self._settle_wake.wait()
+            self._settle_wake.clear()
+            for game_id in sorted(self._unsettled):
+                table = self.tables.get(game_id)
+                if table is None:
+                    self._unsettled.discard(game_id)
+                    continue
+                try:
+                    await settlement.close(self.store, self.ledger, self.settings, table)
+                except Exception:
+                    log.exception("closing game %s failed; will retry", game_id)
+                    self._spawn(self._wake_later(5.0))
+                    continue
+                self._unsettled.discard(game_id)
+
+    async def _wake_later(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        self._settle_wake.set()
+
+
+@dataclass(slots=True)
+class _Step:
+    """One command of a batch: its reply, and what it changed (if anything)."""
+
+    command: Command
+    reply: Reply | None
+    events: tuple[NewEvent, ...] = ()
+    table: Table | None = None
+    item: int | None = None  # index of its append in the batch's commit
+
+
+def _key(command: Command) -> CommandKey:
+    return (command.game_id, command.player_id, command.command_id)
+
+
+def _internal(game_id: str, kind: str) -> Command:
+    return Command(
+        game_id=game_id,
+        player_id=0,
+        command_id="",
+        kind=kind,
+        arg=None,
+        reply_to="",
+        sent_ms=now_ms(),
+    )

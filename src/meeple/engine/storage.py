@@ -1,0 +1,122 @@
+"""The engine's reads and writes of the store (over :class:`meeple.store.games.Games`).
+
+Appends go through the games repository (expected-seq compare-and-set, one commit
+per batch); the few engine-specific reads (seat names and ratings, recorded
+command outcomes in bulk, games a crash left unfinished) are plain queries here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+
+from meeple import rules
+from meeple.engine.loader import replay
+from meeple.engine.ratings import Skill
+from meeple.engine.table import Policy, SeatInfo, Table
+from meeple.store.database import Store
+from meeple.store.games import Games
+from meeple.store.schema import (
+    game_commands,
+    game_seats,
+    games,
+    ledger_transfers,
+    players,
+    ratings,
+)
+
+CommandKey = tuple[str, int, str]
+PolicyFor = Callable[[str, int], Policy]
+
+
+async def seat_infos(store: Store, game: str, player_ids: Sequence[int]) -> tuple[SeatInfo, ...]:
+    """Usernames and current ratings of ``player_ids`` in ``game``, in seat order."""
+    async with store.connect() as conn:
+        names = {
+            int(r.id): str(r.username)
+            for r in await conn.execute(
+                select(players.c.id, players.c.username).where(players.c.id.in_(player_ids))
+            )
+        }
+        skills = {
+            int(r.player_id): Skill(mu=float(r.mu), sigma=float(r.sigma))
+            for r in await conn.execute(
+                select(ratings.c.player_id, ratings.c.mu, ratings.c.sigma).where(
+                    ratings.c.game == game, ratings.c.player_id.in_(player_ids)
+                )
+            )
+        }
+    return tuple(
+        SeatInfo(player_id=p, username=names.get(p, f"player{p}"), skill=skills.get(p, Skill()))
+        for p in player_ids
+    )
+
+
+async def load_table(
+    store: Store, game_id: str, policy_for: PolicyFor, now_ms: int
+) -> Table | None:
+    """The game's table rebuilt from its log (``None``: no such game)."""
+    repo = Games(store)
+    row = await repo.get(game_id)
+    if row is None:
+        return None
+    game = rules.get(row.game)
+    options: dict[str, str] = {str(k): str(v) for k, v in dict(row.options or {}).items()}
+    table = Table(
+        game_id=game_id,
+        rules=game,
+        seats=await seat_infos(store, row.game, row.players),
+        base_ms=row.base_ms,
+        increment_ms=row.increment_ms,
+        stake=row.stake,
+        options=options,
+        policy=policy_for(row.game, len(row.players)),
+    )
+    bodies: list[bytes] = []
+    while True:
+        page = await repo.events_after(game_id, len(bodies), limit=1000)
+        bodies.extend(e.body for e in page)
+        if len(page) < 1000:
+            break
+    return replay(table, bodies, now_ms)
+
+
+async def recorded_outcomes(
+    store: Store, keys: Sequence[CommandKey]
+) -> dict[CommandKey, dict[str, Any]]:
+    """Recorded outcomes of these commands (one query for a whole batch)."""
+    c = game_commands.c
+    found: dict[CommandKey, dict[str, Any]] = {}
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        where = or_(
+            *(and_(c.game_id == g, c.player_id == p, c.command_id == i) for g, p, i in chunk)
+        )
+        async with store.connect() as conn:
+            rows = await conn.execute(
+                select(c.game_id, c.player_id, c.command_id, c.outcome).where(where)
+            )
+            for r in rows:
+                found[(r.game_id, int(r.player_id), r.command_id)] = dict(r.outcome)
+    return found
+
+
+async def games_to_recover(store: Store) -> list[str]:
+    """Games an engine must look at on taking over: live ones, and ended ones whose
+    seats, ratings or money were not closed yet (the process died in between)."""
+    seat_open = exists().where(game_seats.c.game_id == games.c.id, game_seats.c.placing.is_(None))
+    escrowed = exists().where(
+        ledger_transfers.c.game_id == games.c.id, ledger_transfers.c.kind == "escrow"
+    )
+    unpaid = and_(games.c.stake > 0, games.c.settled.is_(False), escrowed)
+    query = select(games.c.id).where(
+        or_(
+            games.c.status == "active",
+            and_(games.c.status == "finished", or_(seat_open, unpaid)),
+            and_(games.c.status == "aborted", unpaid),
+        )
+    )
+    async with store.connect() as conn:
+        return [str(r.id) for r in await conn.execute(query.order_by(games.c.created_at))]

@@ -1,0 +1,109 @@
+"""The engine end to end: commands on the bus, events in the store and on the bus."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from meeple.store.schema import game_seats, games, ratings
+from tests.engine.harness import Harness, next_events
+
+FOOLS_MATE = [(1, "f2f3"), (2, "e7e5"), (1, "g2g4"), (2, "d8h4")]
+
+
+async def test_a_game_to_the_end_settles_once_and_rates(harness: Harness) -> None:
+    white, black = await harness.players(2, deposit=1_000)
+    game_id = await harness.game([white, black], stake=100)
+    watcher = await harness.watch(game_id)
+    who = {1: white, 2: black}
+    for n, (side, move) in enumerate(FOOLS_MATE):
+        reply = await harness.send(game_id, who[side], "move", move)
+        assert reply.ok and reply.seq == n + 2 + (1 if n == 3 else 0)
+        # Durable before acknowledged: the event is in the store when the ack arrives.
+        stored = await harness.games.events_after(game_id, n + 1)
+        assert stored and stored[0].kind == "move"
+    live = await next_events(watcher, 5)
+    stored_events = await harness.events(game_id)
+    assert [e.seq for e in stored_events] == [1, 2, 3, 4, 5, 6]
+    assert [e.kind for e in stored_events][-2:] == ["move", "game_over"]
+    assert [e.seq for e in live] == [2, 3, 4, 5, 6]  # seq 1 was before we subscribed
+    over = stored_events[-1].data
+    assert over["placings"] == [2, 1] and over["payouts"] == [0, 190]
+
+    async def settled() -> bool:
+        async with harness.store.connect() as conn:
+            return bool(await conn.scalar(select(games.c.settled).where(games.c.id == game_id)))
+
+    from tests.engine.harness import wait_until
+
+    await wait_until(settled, "settlement")
+    assert await harness.ledger.balance(white) == 900
+    assert await harness.ledger.balance(black) == 1_090
+    assert await harness.ledger.check() == []
+    async with harness.store.connect() as conn:
+        row = (await conn.execute(select(games).where(games.c.id == game_id))).one()
+        seats = (
+            await conn.execute(
+                select(game_seats).where(game_seats.c.game_id == game_id).order_by("seat")
+            )
+        ).all()
+        rated = {
+            r.player_id: r
+            for r in await conn.execute(select(ratings).where(ratings.c.game == "chess"))
+        }
+    assert row.status == "finished" and row.result["reason"] == "checkmate"
+    assert [s.placing for s in seats] == [2, 1] and [s.payout for s in seats] == [0, 190]
+    assert rated[black].rating > rated[white].rating and rated[black].wins == 1
+    assert rated[white].games_played == 1
+    # Closing again (a retry after a crash) changes nothing.
+    table = harness.engine.tables[game_id]
+    from meeple.engine import settlement
+
+    await settlement.close(harness.store, harness.ledger, harness.settings, table)
+    assert await harness.ledger.balance(black) == 1_090
+    async with harness.store.connect() as conn:
+        again = (await conn.execute(select(ratings).where(ratings.c.player_id == white))).one()
+    assert again.games_played == 1
+
+
+async def test_same_command_id_is_applied_once(harness: Harness) -> None:
+    white, black = await harness.players(2)
+    game_id = await harness.game([white, black])
+    first = await harness.send(game_id, white, "move", "e2e4", cid="m1")
+    again = await harness.send(game_id, white, "move", "e2e4", cid="m1")
+    assert first.ok and again == first
+    # Two copies in one batch, and a retry after the engine forgot it (restart).
+    futures = [
+        await harness.push(harness.command(game_id, black, "move", "e7e5", cid="m2"))
+        for _ in range(2)
+    ]
+    assert (await futures[0]).ok
+    await harness.engine.stop()
+    harness.engine = harness.new_engine()
+    await harness.engine.start()
+    retried = await harness.send(game_id, black, "move", "e7e5", cid="m2")
+    assert retried.ok and retried.seq == 3
+    assert [e.seq for e in await harness.events(game_id)] == [1, 2, 3]
+
+
+async def test_mistakes_get_codes_and_change_nothing(harness: Harness) -> None:
+    white, black, spectator = await harness.players(3)
+    game_id = await harness.game([white, black])
+    cases = [
+        (black, "move", "e7e5", "not_your_turn"),
+        (white, "move", "e2e5", "illegal_move"),
+        (white, "move", "xx", "bad_notation"),
+        (spectator, "move", "e2e4", "not_a_player"),
+        (spectator, "resign", None, "not_a_player"),
+    ]
+    for player, kind, arg, code in cases:
+        reply = await harness.send(game_id, player, kind, arg)
+        assert not reply.ok and reply.code == code, (kind, arg, reply)
+    unknown = await harness.send("nosuchgame", white, "move", "e2e4")
+    assert unknown.code == "game_not_found"
+    assert [e.kind for e in await harness.events(game_id)] == ["start"]
+    assert (await harness.send(game_id, white, "resign")).ok
+    late = await harness.send(game_id, black, "move", "e7e5")
+    assert late.code == "game_over"
+    assert [e.kind for e in await harness.events(game_id)] == ["start", "resign", "game_over"]
+    state = await harness.state(game_id, spectator)
+    assert state.you is None and state.status == "finished" and state.seq == 3
