@@ -1,0 +1,156 @@
+// The lobby: matchmaking queue, private games, one's games in progress, live games.
+
+import { money, parseMoney } from "./api.js";
+import { $, el, formatWait } from "./ui.js";
+
+export class LobbyScreen {
+  /**
+   * @param {{socket: import("./socket.js").GameSocket, api: import("./api.js").Api,
+   *          toast: (text: string, bad?: boolean) => void, currency: () => string,
+   *          go: (hash: string) => void}} deps
+   */
+  constructor(deps) {
+    this.deps = deps;
+    this.socket = deps.socket;
+    this.queue = null; // last queue.status frame while waiting
+    this.queueSince = 0;
+    this.timer = null;
+    $("#play-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#join();
+    });
+    $("#queue-leave").addEventListener("click", () => this.#leave());
+    $("#private-create").addEventListener("click", () => this.#createPrivate());
+    $("#join-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#joinPrivate();
+    });
+    $("#watch-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const id = $("#watch-id").value.trim();
+      if (id) deps.go(`#/game/${encodeURIComponent(id)}`);
+    });
+    this.socket.addEventListener("queue", (e) => this.#onQueue(e.detail));
+    this.socket.addEventListener("welcome", (e) => this.#myGames(e.detail.games || []));
+  }
+
+  /** Called when the lobby is shown. */
+  show() {
+    this.#myGames(this.socket.welcome ? this.socket.welcome.games || [] : []);
+    this.#liveGames();
+  }
+
+  #choice() {
+    const stake = parseMoney($("#play-stake").value);
+    if (stake === null) {
+      this.deps.toast("The stake is an amount like 0, 1 or 2.50", true);
+      return null;
+    }
+    return { game: $("#play-game").value, time_control: $("#play-tc").value, stake };
+  }
+
+  async #join() {
+    const choice = this.#choice();
+    if (!choice) return;
+    $("#queue-join").disabled = true;
+    try {
+      await this.socket.send({ type: "queue.join", ...choice });
+      this.#onQueue({ state: "waiting", ...choice, waited_ms: 0, queue_size: 0 });
+    } catch (err) {
+      this.deps.toast(`Cannot join the queue: ${err.message} (${err.code})`, true);
+      $("#queue-join").disabled = false;
+    }
+  }
+
+  async #leave() {
+    try {
+      await this.socket.send({ type: "queue.leave" });
+      this.#onQueue({ state: "left" });
+    } catch (err) {
+      this.deps.toast(`Cannot leave the queue: ${err.message}`, true);
+    }
+  }
+
+  #onQueue(frame) {
+    const waiting = frame.state === "waiting";
+    $("#queue-join").disabled = waiting;
+    $("#queue-leave").hidden = !waiting;
+    clearInterval(this.timer);
+    if (waiting) {
+      this.queue = frame;
+      this.queueSince = Date.now() - (frame.waited_ms || 0);
+      const paint = () => {
+        const q = this.queue;
+        const size = q.queue_size ? ` · ${q.queue_size} waiting` : "";
+        $("#queue-status").textContent =
+          `Looking for a ${q.game === "chess" ? "chess" : "four-player"} game (${q.time_control}, ` +
+          `${money(q.stake, this.deps.currency())}) · ${formatWait(Date.now() - this.queueSince)}${size}`;
+      };
+      paint();
+      this.timer = setInterval(paint, 1000);
+    } else if (frame.state === "dropped") {
+      $("#queue-status").textContent = `Left the queue: ${frame.reason || "dropped"}`;
+    } else if (frame.state === "matched") {
+      $("#queue-status").textContent = "Game found!";
+    } else {
+      $("#queue-status").textContent = "";
+    }
+  }
+
+  async #createPrivate() {
+    const choice = this.#choice();
+    if (!choice) return;
+    try {
+      const ack = await this.socket.send({ type: "private.create", ...choice });
+      const data = ack.data || {};
+      const code = data.code || data.invite_code || "?";
+      $("#invite").replaceChildren(
+        "Invite code: ",
+        el("strong", { id: "invite-code" }, code),
+        " — share it; the game starts when every seat is taken.",
+      );
+    } catch (err) {
+      this.deps.toast(`Cannot create a private game: ${err.message} (${err.code})`, true);
+    }
+  }
+
+  async #joinPrivate() {
+    const code = $("#join-code").value.trim();
+    if (!code) return;
+    try {
+      const ack = await this.socket.send({ type: "private.join", code });
+      const gameId = ack.data && ack.data.game_id;
+      this.deps.toast(gameId ? "Seat taken" : "Joined; waiting for the other players");
+    } catch (err) {
+      this.deps.toast(`Cannot join: ${err.message} (${err.code})`, true);
+    }
+  }
+
+  #myGames(ids) {
+    const list = $("#my-games");
+    if (!ids.length) {
+      list.replaceChildren(el("li", { class: "muted" }, "No game in progress."));
+      return;
+    }
+    list.replaceChildren(
+      ...ids.map((id) => el("li", {}, [el("a", { href: `#/game/${encodeURIComponent(id)}` }, `Resume game ${id}`)])),
+    );
+  }
+
+  async #liveGames() {
+    const games = await this.deps.api.liveGames();
+    const list = $("#live-games");
+    if (!games || !games.length) {
+      list.replaceChildren(el("li", { class: "muted" }, games ? "No live games right now." : "Enter a game id to watch it."));
+      return;
+    }
+    list.replaceChildren(
+      ...games.map((g) =>
+        el("li", {}, [
+          el("a", { href: `#/game/${encodeURIComponent(g.id)}` }, `${g.game === "chess" ? "Chess" : "Four-player chess"}`),
+          ` · ${(g.seats || []).map((s) => s.username).join(", ")}`,
+        ]),
+      ),
+    );
+  }
+}

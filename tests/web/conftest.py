@@ -1,0 +1,193 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium (never a downloaded one)
+against a real server process on a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+if not CHROMIUM.exists():  # scripts/system-deps installs it; say so loudly rather than skip
+    raise RuntimeError(f"{CHROMIUM} is missing: run scripts/system-deps (Debian package chromium)")
+
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright  # noqa: E402
+
+
+@dataclass
+class Server:
+    """A running server process and where it listens."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+
+
+def _wait_ready(url: str, process: subprocess.Popen[str], deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"server at {url} not healthy within {deadline_s} s")
+
+
+def start_server(data_dir: Path, command: list[str], env: dict[str, str] | None = None) -> Server:
+    """Start a server command printing ``... on http://host:port`` and wait until healthy."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "MEEPLE_LOG_LEVEL": "WARNING", **(env or {})}
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    deadline = time.monotonic() + 30
+    url = None
+    while url is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server exited early: {''.join(output)}")
+        output.append(line)
+        found = re.search(r"on (http://[\w.\[\]:]+)", line)
+        if found:
+            url = found.group(1)
+    if url is None:
+        process.kill()
+        raise TimeoutError(f"server did not announce its address: {''.join(output)}")
+    # Keep draining the output so the process never blocks on a full pipe.
+    threading.Thread(
+        target=lambda: output.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    ).start()
+    server = Server(url=url, data_dir=data_dir, process=process, output=output)
+    _wait_ready(url, process, 30)
+    return server
+
+
+def stop_server(server: Server) -> None:
+    """SIGTERM, then wait (kill after a deadline)."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+    if server.process.stdout is not None:
+        server.process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The platform with the web client, on a fresh data dir."""
+    data_dir = tmp_path_factory.mktemp("web-data")
+    command = [
+        sys.executable,
+        "-m",
+        "tests.web._interim_server",
+        "--data-dir",
+        str(data_dir),
+    ]
+    srv = start_server(data_dir, command)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session."""
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Console:
+    """Console errors and page errors of a page; tests assert there are none."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.allowed: list[str] = []
+
+    def allow(self, pattern: str) -> None:
+        """Tolerate console errors matching ``pattern`` (e.g. an expected 401 response)."""
+        self.allowed.append(pattern)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} ({message.location})")
+
+    def on_page_error(self, error: Exception) -> None:
+        self.errors.append(f"page error: {error}")
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(re.search(p, e) for p in self.allowed)]
+
+
+@dataclass
+class Tab:
+    """A page and its console."""
+
+    page: Page
+    console: Console
+
+
+def open_tab(browser: Browser, base_url: str, *, width: int = 1280, height: int = 900) -> Tab:
+    """A new browser context (own localStorage) with one page that records its console."""
+    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
+    page = context.new_page()
+    console = Console()
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    page.set_default_timeout(10_000)
+    return Tab(page=page, console=console)
+
+
+@pytest.fixture
+def tab(browser: Browser, server: Server) -> Iterator[Tab]:
+    """A fresh desktop-sized tab on the server; fails the test on console errors."""
+    t = open_tab(browser, server.url)
+    # The interim server has no /ws yet: the client's reconnect attempts are expected.
+    t.console.allow(r"WebSocket connection to .* failed")
+    yield t
+    t.page.context.close()
+    assert t.console.unexpected() == []
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a screenshot under artifacts/screenshots/ (gitignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
