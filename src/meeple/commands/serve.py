@@ -1,28 +1,98 @@
 """``meeple serve``: the whole platform in one process on embedded defaults.
 
-For now that is the api tier on SQLite in the data dir; the real-time tiers
-(gateway, engine, in-memory bus) join this process as they are built.
+One ASGI app (:mod:`meeple.app`): the api, the gateway's ``/ws``, ``/metrics``,
+and the engine and matchmaker in its lifespan, on the SQLite store in the data
+dir (or ``MEEPLE_DATABASE_URL``, e.g. PostgreSQL) and the in-memory bus.
+
+Ctrl-C or SIGTERM drains first: every client gets ``Notice(draining)``, commands
+in flight get their answers, sockets close with 1012; then the engine gives its
+leases up and the process exits with status 0. A second signal stops at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from types import FrameType
 
+import uvicorn
+
+from meeple.commands._uvicorn import _Server
 from meeple.commands.api import add_arguments as _api_arguments
 from meeple.commands.api import settings_from
 
+log = logging.getLogger(__name__)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The same flags as ``meeple api``."""
+    """The same flags as ``meeple api``: ``--host``, ``--port``, ``--data-dir``."""
     _api_arguments(parser)
 
 
+class _DrainingServer(_Server):
+    """Drains the gateway on the first signal, before uvicorn closes the sockets."""
+
+    def __init__(
+        self, config: uvicorn.Config, announce: str, drain: Callable[[], Awaitable[None]]
+    ) -> None:
+        super().__init__(config, announce)
+        self._drain = drain
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+        self._drain_task: asyncio.Future[None] | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self._loop is None or not self.started:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._loop.call_soon_threadsafe(self._start_drain, sig, frame)
+
+    def _start_drain(self, sig: int, frame: FrameType | None) -> None:
+        async def drain_then_exit() -> None:
+            try:
+                await self._drain()
+            except Exception:
+                log.exception("drain failed")
+            finally:
+                super(_DrainingServer, self).handle_exit(sig, frame)
+
+        self._drain_task = asyncio.ensure_future(drain_then_exit())
+
+
 def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C."""
-    from meeple.api.app import create_app
-    from meeple.commands._uvicorn import serve
+    """Serve until Ctrl-C or SIGTERM."""
+    from meeple.app import create_serve_app
     from meeple.obs.logging import configure_logging
 
     settings = settings_from(args)
     configure_logging(settings)
-    return serve(create_app(settings), settings, announce="meeple serving")
+    app = create_serve_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        # The gateway answers frames over its own limit with frame_too_large; the
+        # protocol layer's limit only stops absurd frames before they are buffered.
+        ws="websockets-sansio",
+        ws_max_size=max(1 << 20, 4 * settings.ws_max_frame_bytes),
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_interval_s,
+        ws_per_message_deflate=False,
+    )
+    server = _DrainingServer(config, "meeple serving", app.state.runtime.drain)
+    server.run()
+    return 0 if server.started else 1

