@@ -176,13 +176,16 @@ class Harness:
             sent_ms=int(time.time() * 1000),
         )
 
-    async def push(self, command: Command) -> asyncio.Future[CommandReply]:
+    async def push(
+        self, command: Command, queue: str | None = None
+    ) -> asyncio.Future[CommandReply]:
         key = (command.player_id, command.command_id)
         future = self._replies.get(key)
         if future is None or future.done():
             future = asyncio.get_running_loop().create_future()
             self._replies[key] = future
-        await self.bus.push(command_queue(shard_of(command.game_id)), encode_internal(command))
+        queue = queue or command_queue(shard_of(command.game_id))
+        await self.bus.push(queue, encode_internal(command))
         return future
 
     async def send(
