@@ -43,7 +43,7 @@ AUTH_STATUS: dict[str, int] = {
 }
 
 HTTP_CODES: dict[int, str] = {
-    400: "bad_request",
+    400: "malformed_body",  # FastAPI's only own 400: a body it cannot even parse
     401: "not_authenticated",
     403: "forbidden",
     404: "not_found",
@@ -115,6 +115,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404:
             detail = "no such resource"
+        elif exc.status_code == 400:
+            detail = "the request body could not be parsed"
         return problem_response(exc.status_code, code, detail, headers=exc.headers)
 
     async def on_validation_error(_request: Request, exc: Exception) -> Response:
@@ -154,6 +156,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             if "422" in responses:
                 responses["422"] = problem_doc(422)
             if method in ("post", "put", "patch"):
+                responses.setdefault("400", problem_doc(400))
                 responses.setdefault("413", problem_doc(413))
             if path not in HEALTH_PATHS:
                 responses.setdefault("429", problem_doc(429))
