@@ -139,6 +139,9 @@ class Bot:
                 if dropped is not None:
                     reason = dropped.reason or "dropped from the queue"
                     raise CommandError("dropped", reason) from None
+                resumed = self._game_in_progress(client)
+                if resumed is not None:  # matched while we were reconnecting
+                    return resumed
                 if not self._keep_waiting():
                     await client.leave_queue()
                     return None
@@ -147,6 +150,16 @@ class Bot:
             assert matched is not None
             self._progress(f"{self.name}: matched in {matched.game_id}")
             return matched.game_id
+
+    @staticmethod
+    def _game_in_progress(client: Client) -> str | None:
+        """A game the server's latest welcome lists that we have not finished."""
+        assert client.welcome is not None
+        for game_id in client.welcome.games:
+            view = client.views.get(game_id)
+            if view is None or not view.finished:
+                return game_id
+        return None
 
     def _match(self) -> m.Matched | None:
         return self._matched
