@@ -59,6 +59,7 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
         from meeple.engine import Engine
         from meeple.gateway import Gateway
         from meeple.ledger import Ledger
+        from meeple.web import static_files
 
         async with AsyncExitStack() as stack:
             the_store = store
@@ -68,6 +69,8 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
             bus = MemoryBus()
             stack.push_async_callback(bus.close)
             api = create_app(settings, the_store)
+            # The browser client at /, after every api route (their 404s stay problems).
+            api.mount("/", static_files(), name="web")
             await stack.enter_async_context(api.router.lifespan_context(api))
             ledger = Ledger(the_store, settings.currency)
             engine = Engine(store=the_store, bus=bus, ledger=ledger, settings=settings)

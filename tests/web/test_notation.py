@@ -85,12 +85,12 @@ def test_fen_and_move_texts(tab: Tab) -> None:
     assert result["e8"] == {"owner": 1, "type": "K"}
     assert result["n"] == 32
     assert result["parsed"] == [
-        {"from": "h2", "to": "h3", "promo": ""},
-        {"from": "e2", "to": "e4", "promo": ""},
-        {"from": "e7", "to": "e8", "promo": "Q"},
-        {"from": "h7", "to": "h8", "promo": "D"},
-        {"from": "d7", "to": "d8", "promo": "Q"},
-        {"from": "k13", "to": "k14", "promo": ""},
+        {"from": "h2", "to": "h3", "promo": "", "rook": None},
+        {"from": "e2", "to": "e4", "promo": "", "rook": None},
+        {"from": "e7", "to": "e8", "promo": "Q", "rook": None},
+        {"from": "h7", "to": "h8", "promo": "D", "rook": None},
+        {"from": "d7", "to": "d8", "promo": "Q", "rook": None},
+        {"from": "k13", "to": "k14", "promo": "", "rook": None},
         None,
         None,
     ]
@@ -123,3 +123,72 @@ def test_each_army_is_at_the_bottom_of_its_own_view(tab: Tab) -> None:
     assert result["0"]["sides"] == ["bottom", "left", "top", "right"]
     assert result["1"]["sides"] == ["right", "bottom", "left", "top"]
     assert result["chess"] == [[7, 4], [7, 3]]
+
+
+def test_castling_texts_and_the_naive_move(tab: Tab) -> None:
+    result = run_module(
+        tab,
+        "notation",
+        f"""const p = m.parseFen4({START_FEN4!r});
+        const emptied = {{...p, pieces: new Map(p.pieces)}};
+        for (const sq of ['i1', 'j1']) emptied.pieces.delete(sq);
+        const after = m.applyMoveNaive(emptied, 'O-O', 0);
+        return {{red: m.parseMoveText('O-O', 0), blue: m.parseMoveText('O-O-O', 1),
+                 none: m.parseMoveText('O-O', null), index: [...m.indexMoves(['O-O'], 3).keys()],
+                 j1: after.pieces.get('j1'), i1: after.pieces.get('i1'),
+                 k1: after.pieces.get('k1')}};""",
+    )
+    assert result["red"] == {"from": "h1", "to": "j1", "promo": "", "rook": ["k1", "i1"]}
+    assert result["blue"] == {"from": "a7", "to": "a9", "promo": "", "rook": ["a11", "a8"]}
+    assert result["none"] is None
+    assert result["index"] == ["n8"]
+    assert result["j1"] == {"owner": 0, "type": "K"}
+    assert result["i1"] == {"owner": 0, "type": "R"}
+    assert result["k1"] is None
+
+
+def test_checks_are_found_on_both_boards(tab: Tab) -> None:
+    result = run_module(
+        tab,
+        "notation",
+        """const chess = (fen) => [...m.attackedKings(m.parseFen(fen))];
+        return {
+          start: chess('rnbqkbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNR w KQkq - 0 1'),
+          scholar: chess('r1bqkb1r/pppp1Qpp/2n2n2/4p3/2B1P3/8/PPPP1PPP/RNB1K1NR b KQkq - 0 4'),
+          pawn: chess('8/8/8/3k4/4P3/8/8/4K3 b - - 0 1'),
+          blocked: chess('4k3/8/8/8/8/8/4P3/4R2K b - - 0 1'),
+        };""",
+    )
+    assert result == {"start": [], "scholar": [1], "pawn": [1], "blocked": []}
+
+
+def test_fourchess_checks_ignore_grey_pieces(tab: Tab) -> None:
+    result = run_module(
+        tab,
+        "notation",
+        f"""const base = m.parseFen4({START_FEN4!r});
+        const check = (edit, out = []) => {{
+          const p = {{...base, pieces: new Map(base.pieces)}};
+          edit(p.pieces);
+          return [...m.attackedKings(p, new Set(out))].sort();
+        }};
+        return {{
+          start: check(() => {{}}),
+          // A blue knight on g3 (after h2 moved away it would see h1): attacks h1.
+          knight: check((b) => b.set('g3', {{owner: 1, type: 'N'}})),
+          grey: check((b) => b.set('g3', {{owner: 4, type: 'N'}})),
+          outOwner: check((b) => b.set('g3', {{owner: 1, type: 'N'}}), [1]),
+          // A yellow pawn on g2 captures towards rank 1: it attacks f1 and h1.
+          yellowPawn: check((b) => b.set('g2', {{owner: 2, type: 'P'}})),
+          // A red pawn on i2 attacks h3 and j3, not h1.
+          ownPawn: check((b) => b.set('i2', {{owner: 0, type: 'P'}})),
+        }};""",
+    )
+    assert result == {
+        "start": [],
+        "knight": [0],
+        "grey": [],
+        "outOwner": [],
+        "yellowPawn": [0],
+        "ownPawn": [],
+    }

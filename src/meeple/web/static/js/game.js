@@ -3,7 +3,14 @@
 
 import { money } from "./api.js";
 import { BoardView, colourName, panelSide } from "./board.js";
-import { applyMoveNaive, indexMoves, parseMoveText, parsePosition, seatNames } from "./notation.js";
+import {
+  applyMoveNaive,
+  attackedKings,
+  indexMoves,
+  parseMoveText,
+  parsePosition,
+  seatNames,
+} from "./notation.js";
 import { $, el, formatClock } from "./ui.js";
 
 /** The result reasons, for people. */
@@ -116,12 +123,14 @@ export class GameScreen {
     g.drawOffer = view.draw_offer ?? null;
     g.points = view.points || (g.position ? g.position.points : []);
     g.out = new Set(seatsOut(view, g.position));
-    g.checks = checkSeats(view, g);
     if (Array.isArray(view.moves)) {
-      g.moves = view.moves.map((m) => (typeof m === "string" ? { text: m, seat: null } : m));
-      const last = g.moves.length ? parseMoveText(g.moves[g.moves.length - 1].text || "") : null;
-      g.lastMove = last;
+      g.moves = view.moves.map((m, i) =>
+        typeof m === "string" ? { text: m, seat: g.game === "chess" ? i % 2 : null } : m,
+      );
     }
+    const last = view.last_move ?? (g.moves.length ? g.moves[g.moves.length - 1].text : null);
+    if (typeof last === "string") g.lastMove = parseMoveText(last);
+    g.checks = this.#checks();
     if (g.balanceBefore === null && g.you !== null) this.#rememberBalance();
     this.socket.seen(g.id, g.seq);
     this.#render(true);
@@ -164,8 +173,8 @@ export class GameScreen {
         break;
       case "move": {
         const text = data.move || "";
-        if (!data.position && g.position) g.position = applyMoveNaive(g.position, text);
-        g.lastMove = parseMoveText(text);
+        if (!data.position && g.position) g.position = applyMoveNaive(g.position, text, seat);
+        g.lastMove = parseMoveText(text, seat);
         g.moves.push({ text, seat });
         this.#appendMove(g.moves.length, text, seat);
         g.drawOffer = null;
@@ -203,10 +212,18 @@ export class GameScreen {
         break;
     }
     if (Array.isArray(data.points)) g.points = data.points;
-    else if (typeof data.points === "number" && seat !== null) g.points[seat] = data.points;
     else if (g.position && g.position.points && data.position) g.points = g.position.points;
     for (const s of seatsOut(data, data.position ? g.position : null)) g.out.add(s);
-    g.checks = checkSeats(data, g);
+    // Rules events folded into the engine's event: points, eliminations.
+    for (const e of Array.isArray(data.events) ? data.events : []) {
+      if (!e || typeof e.seat !== "number") continue;
+      if (e.kind === "points" && e.data && typeof e.data.total === "number") g.points[e.seat] = e.data.total;
+      if (e.kind === "eliminated" || (e.kind === "removed" && g.game === "fourchess")) {
+        g.out.add(e.seat);
+        if (!data.position && g.position && g.game === "fourchess") greyOut(g.position, e.seat);
+      }
+    }
+    g.checks = this.#checks();
     if (!legalKnown && g.you !== null && g.toAct.includes(g.you) && g.status === "active") {
       // The event did not say which moves are legal now: ask for the state.
       this.socket.follow(g.id, 0);
@@ -267,7 +284,7 @@ export class GameScreen {
     const myTurn = !spectator && g.toAct.includes(g.you) && g.status === "active";
     this.board.render({
       position: g.position,
-      moves: myTurn && !g.sending ? indexMoves(g.legal) : new Map(),
+      moves: myTurn && !g.sending ? indexMoves(g.legal, g.you) : new Map(),
       lastMove: g.lastMove,
       checks: kingSquares(g.position, g.checks),
       interactive: myTurn && !g.sending,
@@ -420,6 +437,15 @@ export class GameScreen {
     }
   }
 
+  /** Seats in check now, computed from the position (chess: only the side to move). */
+  #checks() {
+    const g = this.g;
+    if (!g.position || g.status === "finished" || g.status === "aborted") return new Set();
+    const attacked = attackedKings(g.position, g.out);
+    if (g.game === "chess") return new Set([...attacked].filter((s) => g.toAct.includes(s)));
+    return attacked;
+  }
+
   #seatName(seat) {
     const g = this.g;
     if (seat === null || seat === undefined || !g) return "Someone";
@@ -455,23 +481,6 @@ function seatsOut(data, position) {
   }
   if (position && position.dead) position.dead.forEach((dead, i) => dead && out.push(i));
   return out;
-}
-
-/** Seats whose king is in check, from a view or an event's data. */
-function checkSeats(data, g) {
-  const seats = new Set();
-  const value = data.checks ?? data.check ?? data.in_check;
-  if (value === true && g.position && g.position.turn !== null) seats.add(g.position.turn);
-  else if (Array.isArray(value)) {
-    for (const v of value) {
-      if (typeof v === "number") seats.add(v);
-      else if (v && typeof v.seat === "number") seats.add(v.seat);
-    }
-  } else if (typeof value === "number") seats.add(value);
-  for (const e of Array.isArray(data.events) ? data.events : []) {
-    if (e && e.kind === "check" && typeof e.seat === "number") seats.add(e.seat);
-  }
-  return seats;
 }
 
 function kingSquares(position, seats) {

@@ -135,24 +135,41 @@ export function parseFen(text) {
   };
 }
 
+// Castling as the four-player rules write it ("O-O", "O-O-O"): per seat, the king's
+// and the rook's from and to squares, king side first (chess.com's layout).
+const FOURCHESS_CASTLES = [
+  [["h1", "j1", "k1", "i1"], ["h1", "f1", "d1", "g1"]],
+  [["a7", "a5", "a4", "a6"], ["a7", "a9", "a11", "a8"]],
+  [["g14", "e14", "d14", "f14"], ["g14", "i14", "k14", "h14"]],
+  [["n8", "n10", "n11", "n9"], ["n8", "n6", "n4", "n7"]],
+];
+const CHESS_CASTLES = { e1g1: ["h1", "f1"], e1c1: ["a1", "d1"], e8g8: ["h8", "f8"], e8c8: ["a8", "d8"] };
+
 /**
- * The squares of a move text: "h2-h3", "e2e4", "e7e8q", "h7-h8=D", "d7xd8=Q".
- * Returns {from, to, promo} (promo: upper-case kind letter or "") or null for a
- * text without two squares (the board then offers it only in the move list).
+ * The squares of a move text: "h2-h3", "e2e4", "e7e8q", "h7-h8=D", "d7xd8=Q", and
+ * "O-O" / "O-O-O" for `seat` in four-player chess. Returns {from, to, promo, rook}
+ * (promo: upper-case kind letter or ""; rook: [from, to] when castling) or null for
+ * a text it cannot place on the board.
  */
-export function parseMoveText(text) {
-  const m = /^([a-n])(\d{1,2})\s*[-x:]?\s*([a-n])(\d{1,2})\s*=?\s*([nbrqdNBRQD])?[+#]*$/.exec(
-    text.trim(),
-  );
+export function parseMoveText(text, seat = null) {
+  const t = text.trim().replace(/[+#]+$/, "");
+  const castle = /^(O-O|0-0)(-O|-0)?$/.exec(t);
+  if (castle) {
+    const sides = FOURCHESS_CASTLES[seat];
+    if (!sides) return null;
+    const [from, to, rookFrom, rookTo] = sides[castle[2] ? 1 : 0];
+    return { from, to, promo: "", rook: [rookFrom, rookTo] };
+  }
+  const m = /^([a-n])(\d{1,2})\s*[-x:]?\s*([a-n])(\d{1,2})\s*=?\s*([nbrqdNBRQD])?$/.exec(t);
   if (!m) return null;
-  return { from: m[1] + m[2], to: m[3] + m[4], promo: (m[5] || "").toUpperCase() };
+  return { from: m[1] + m[2], to: m[3] + m[4], promo: (m[5] || "").toUpperCase(), rook: null };
 }
 
-/** Index legal move texts by origin square: Map from -> [{to, promo, text}]. */
-export function indexMoves(texts) {
+/** Index legal move texts of `seat` by origin square: Map from -> [{to, promo, text}]. */
+export function indexMoves(texts, seat = null) {
   const byFrom = new Map();
   for (const text of texts || []) {
-    const move = parseMoveText(text);
+    const move = parseMoveText(text, seat);
     if (!move) continue;
     if (!byFrom.has(move.from)) byFrom.set(move.from, []);
     byFrom.get(move.from).push({ to: move.to, promo: move.promo, text });
@@ -161,19 +178,77 @@ export function indexMoves(texts) {
 }
 
 /**
- * Apply a move text to a position naively (moves the piece, handles promotion and
- * a king's castling rook only when the rook is next to the king's path). Used only
- * when an event carries no position text; the next position text corrects it.
+ * Apply a move text of `seat` to a position naively (moves the piece, promotes,
+ * moves a castling rook). Used only when an event carries no position text; en
+ * passant and the like are corrected by the next position text.
  */
-export function applyMoveNaive(position, text) {
-  const move = parseMoveText(text);
+export function applyMoveNaive(position, text, seat = null) {
+  const move = parseMoveText(text, seat);
   if (!move) return position;
   const pieces = new Map(position.pieces);
   const piece = pieces.get(move.from);
   if (!piece) return position;
   pieces.delete(move.from);
   pieces.set(move.to, move.promo ? { owner: piece.owner, type: move.promo } : piece);
+  const rook = move.rook || (piece.type === "K" ? CHESS_CASTLES[move.from + move.to] : null);
+  if (rook && position.game === (move.rook ? "fourchess" : "chess") && pieces.get(rook[0])) {
+    pieces.set(rook[1], pieces.get(rook[0]));
+    pieces.delete(rook[0]);
+  }
   return { ...position, pieces };
+}
+
+// Pawn capture steps [file, rank] per owner: fourchess Red, Blue, Yellow, Green.
+const PAWN_CAPTURES = [
+  [[-1, 1], [1, 1]],
+  [[1, 1], [1, -1]],
+  [[-1, -1], [1, -1]],
+  [[-1, 1], [-1, -1]],
+];
+const KNIGHT = [[1, 2], [2, 1], [2, -1], [1, -2], [-1, -2], [-2, -1], [-2, 1], [-1, 2]];
+const ORTHO = [[1, 0], [-1, 0], [0, 1], [0, -1]];
+const DIAG = [[1, 1], [1, -1], [-1, 1], [-1, -1]];
+
+/**
+ * Owners whose king a live enemy piece attacks (grey pieces attack nobody; in chess
+ * Black's pawns capture downwards like Yellow's). `out`: owners no longer playing.
+ */
+export function attackedKings(position, out = new Set()) {
+  const size = position.size;
+  const onBoard = (f, r) => f >= 0 && r >= 0 && f < size && r < size && !(size === 14 && isCorner(f, r));
+  const at = (f, r) => (onBoard(f, r) ? position.pieces.get(squareName(f, r)) || null : undefined);
+  const enemy = (piece, owner) => piece && piece.owner !== owner && piece.owner !== 4 && !out.has(piece.owner);
+  const captures = (o) => PAWN_CAPTURES[position.game === "chess" && o === 1 ? 2 : o];
+  const result = new Set();
+  for (const [name, king] of position.pieces) {
+    if (king.type !== "K" || king.owner === 4 || out.has(king.owner)) continue;
+    const [kf, kr] = squareCoords(name);
+    const hit = (() => {
+      for (const [df, dr] of KNIGHT) {
+        const p = at(kf + df, kr + dr);
+        if (enemy(p, king.owner) && p.type === "N") return true;
+      }
+      for (const [dirs, kinds] of [[ORTHO, "RQD"], [DIAG, "BQD"]]) {
+        for (const [df, dr] of dirs) {
+          for (let step = 1; ; step++) {
+            const p = at(kf + df * step, kr + dr * step);
+            if (p === undefined) break;
+            if (p === null) continue;
+            if (enemy(p, king.owner) && (kinds.includes(p.type) || (step === 1 && p.type === "K"))) return true;
+            break;
+          }
+        }
+      }
+      for (const [name2, p] of position.pieces) {
+        if (p.type !== "P" || !enemy(p, king.owner)) continue;
+        const [pf, pr] = squareCoords(name2);
+        if (captures(p.owner).some(([df, dr]) => pf + df === kf && pr + dr === kr)) return true;
+      }
+      return false;
+    })();
+    if (hit) result.add(king.owner);
+  }
+  return result;
 }
 
 /** Seat names of a game, for people. */
