@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from meeple.rules.fourchess.geometry import START_FEN4
 from tests.web.conftest import Tab
+
+# chess.com's start position, as the rules write it (meeple.rules.fourchess.geometry).
+START_FEN4 = (
+    "R-0,0,0,0-1,1,1,1-1,1,1,1-0,0,0,0-0-"
+    "x,x,x,yR,yN,yB,yK,yQ,yB,yN,yR,x,x,x/x,x,x,yP,yP,yP,yP,yP,yP,yP,yP,x,x,x/x,x,x,8,x,x,x/"
+    "bR,bP,10,gP,gR/bN,bP,10,gP,gN/bB,bP,10,gP,gB/bQ,bP,10,gP,gK/"
+    "bK,bP,10,gP,gQ/bB,bP,10,gP,gB/bN,bP,10,gP,gN/bR,bP,10,gP,gR/"
+    "x,x,x,8,x,x,x/x,x,x,rP,rP,rP,rP,rP,rP,rP,rP,x,x,x/x,x,x,rR,rN,rB,rQ,rK,rB,rN,rR,x,x,x"
+)
 
 
 def run_module(tab: Tab, module: str, body: str) -> Any:
