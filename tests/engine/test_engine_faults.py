@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
+from meeple.engine import settlement
 from meeple.engine.table import decide
+from meeple.protocol.internal import SHARDS, shard_lease
 from meeple.store.database import Store
 from meeple.store.errors import SequenceConflict
 from meeple.store.games import Append
@@ -94,3 +98,38 @@ async def test_many_games_moves_in_one_commit(harness: Harness) -> None:
     assert commits == [10]
     for game_id in game_ids:
         assert [e.kind for e in await harness.events(game_id)] == ["start", "move"]
+
+
+async def test_an_ended_game_left_unclosed_is_closed_at_the_next_start(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    white, black = await harness.players(2, deposit=100)
+    game_id = await harness.game([white, black], stake=100)
+    attempts: list[str] = []
+
+    async def dies(*args: object) -> None:
+        attempts.append(game_id)
+        raise ConnectionError("the process died before closing the game")
+
+    monkeypatch.setattr(settlement, "close", dies)
+    assert (await harness.send(game_id, black, "resign")).ok
+
+    async def tried() -> bool:
+        return bool(attempts)
+
+    await wait_until(tried, "a closing attempt")
+    await harness.engine.abandon()
+    # A restart of the same process: the old leases are let go (not waited out).
+    for shard in range(SHARDS):
+        await harness.bus.release(shard_lease(shard), harness.engine.engine_id)
+    monkeypatch.undo()
+    assert await harness.ledger.balance(white) == 0
+    harness.engine = harness.new_engine()
+    await harness.engine.start()
+
+    async def settled() -> bool:
+        return await harness.ledger.balance(white) == 190
+
+    await wait_until(settled, "settlement by the next engine")
+    assert await harness.ledger.balance(black) == 0
+    assert await harness.ledger.check() == []

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 
 from meeple.bus.base import Subscriber
 from meeple.matchmaking import Matchmaker
+from meeple.matchmaking.store import Entry, QueueKey
 from meeple.protocol import messages as m
 from meeple.protocol.internal import MATCHMAKER_QUEUE, CommandReply, player_topic
 from meeple.store.database import Store
@@ -212,3 +213,28 @@ async def test_private_game_by_invite_code(world: World) -> None:
     await wait_until(started, "the engine's start event")
     full = await world.send(await world.player(), m.PrivateJoin(id="p4", code=code))
     assert full.code == "invite_not_found"
+
+
+async def test_a_game_left_pending_by_a_crash_is_started_at_the_next_start(
+    world: World,
+) -> None:
+    players = [await world.player(deposit=100) for _ in range(2)]
+    key = QueueKey("chess", 60_000, 0, 100)
+    entries = [Entry(p, key, 1500, 0) for p in players]
+    assert await world.mm.rows.enqueue(entries)
+    # The matchmaker died right after making the game row: nothing escrowed yet.
+    assert await world.mm.rows.create_from_queue("crashed-game", entries)
+    restarted = Matchmaker(
+        store=world.h.store, bus=world.h.bus, ledger=world.h.ledger, settings=world.h.settings
+    )
+    await restarted.recover()
+    matched = await world.frame(players[1], m.Matched)
+    assert matched.game_id == "crashed-game" and matched.seat == 1
+    assert [await world.h.ledger.balance(p) for p in players] == [0, 0]
+
+    async def started() -> bool:
+        return len(await world.h.events("crashed-game")) == 1
+
+    await wait_until(started, "the engine's start event")
+    await restarted.recover()  # again: nothing more happens
+    assert await world.h.ledger.check() == []
