@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from meeple.cli import main
+from meeple.commands import perft as perft_command
 
 POSITION_3 = "8/2p5/3p4/KP5r/1R3p1k/8/4P1P1/8 w - - 0 1"
 
@@ -41,13 +42,26 @@ def test_divide_prints_each_first_move_then_the_total(capsys: pytest.CaptureFixt
     assert body["e2e4"] == "20"
 
 
-def test_fen_and_progress(capsys: pytest.CaptureFixture[str]) -> None:
+def test_fen_and_progress(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(perft_command, "HEARTBEAT_SECONDS", 0.001)
     status, lines, err = perft(capsys, "--game", "chess", "--fen", POSITION_3, "--depth", "4")
     assert status == 0
     assert lines == ["43238"]
     progress = err.splitlines()
-    assert progress[0].startswith("[1/14] ")
+    assert progress[0].startswith("perft(4): counting, ")  # the count takes well over 1 ms
     assert progress[-1].startswith("perft(4) = 43238 in ")
+
+
+def test_divide_agrees_with_the_game_at_depth_4(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--game", "chess", "--fen", POSITION_3, "--depth", "4", "--divide"]
+    status, lines, err = perft(capsys, *args)
+    assert status == 0
+    assert lines[-1] == "43238"
+    assert sum(int(line.split(": ")[1]) for line in lines[:-1]) == 43238
+    assert len(lines) == 15
+    assert "perft(4) = 43238" in err
 
 
 @pytest.mark.parametrize(

@@ -7,20 +7,25 @@
     meeple perft --game chess --fen "<FEN>" --depth 3
 
 The last line of standard output is always the total, alone, so scripts can take
-it with ``tail -n 1``. Progress goes to standard error. Unknown games, bad
+it with ``tail -n 1``. From depth 4, progress (a heartbeat every few seconds, then
+the time and nodes/s) goes to standard error. Unknown games, bad
 positions and bad options exit with status 2 and a message on standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 from meeple.rules import AnyGame, RulesError, get
 
-# From this depth on, report progress after each first move: such runs take seconds.
+# From this depth on, runs take seconds to hours: report progress on stderr.
 PROGRESS_DEPTH = 4
+HEARTBEAT_SECONDS = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,21 +58,44 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"meeple perft: error: {exc}\n")
         return 2
     depth: int = args.depth
+    long_run = depth >= PROGRESS_DEPTH
     started = time.perf_counter()
-    if depth >= PROGRESS_DEPTH or (args.divide and depth >= 1):
-        counts = _divide(game, state, depth, progress=depth >= PROGRESS_DEPTH)
-        total = sum(counts.values())
-        if args.divide:
-            for move, count in counts.items():
-                sys.stdout.write(f"{move}: {count}\n")
-    else:
-        total = game.perft(state, depth)
-    elapsed = time.perf_counter() - started
-    if depth >= PROGRESS_DEPTH:
+    # The game's own perft and perft_divide are the truth: each game defines its
+    # search convention (e.g. fourchess eliminates nobody during perft, unlike play()).
+    with _heartbeat(depth, started) if long_run else contextlib.nullcontext():
+        if args.divide and depth >= 1:
+            counts = game.perft_divide(state, depth)
+            total = sum(counts.values())
+        else:
+            counts, total = {}, game.perft(state, depth)
+    for move, count in counts.items():
+        sys.stdout.write(f"{move}: {count}\n")
+    if long_run:
+        elapsed = time.perf_counter() - started
         rate = total / elapsed if elapsed > 0 else 0.0
         sys.stderr.write(f"perft({depth}) = {total} in {elapsed:.2f} s ({rate:,.0f} nodes/s)\n")
     sys.stdout.write(f"{total}\n")
     return 0
+
+
+@contextlib.contextmanager
+def _heartbeat(depth: int, started: float) -> Iterator[None]:
+    """Say on stderr, every HEARTBEAT_SECONDS, that a long count is still running."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            elapsed = time.perf_counter() - started
+            sys.stderr.write(f"perft({depth}): counting, {elapsed:.1f} s so far\n")
+            sys.stderr.flush()
+
+    thread = threading.Thread(target=beat, name="perft-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 class _UsageError(Exception):
@@ -88,19 +116,3 @@ def _setup(args: argparse.Namespace) -> tuple[AnyGame, object]:
         return game, game.position_from_text(args.fen, options)
     seats = args.seats if args.seats is not None else game.seat_counts[0]
     return game, game.new(seats, options)
-
-
-def _divide(game: AnyGame, state: object, depth: int, *, progress: bool) -> dict[str, int]:
-    """perft below each first move, through the interface so progress can be shown."""
-    first = [(seat, move) for seat in game.to_act(state) for move in game.legal_moves(state, seat)]
-    counts: dict[str, int] = {}
-    started = time.perf_counter()
-    for i, (seat, move) in enumerate(first, 1):
-        text = game.format_move(state, move)
-        child = game.play(state, seat, move).state
-        counts[text] = game.perft(child, depth - 1)
-        if progress:
-            elapsed = time.perf_counter() - started
-            sys.stderr.write(f"[{i}/{len(first)}] {text}: {counts[text]} ({elapsed:.1f} s)\n")
-            sys.stderr.flush()
-    return counts
