@@ -5,8 +5,9 @@ A pytest plugin (loaded by ``tests/conftest.py``). Fixtures:
 - ``postgres`` (session): a PostgreSQL server of its own (``initdb`` in a temp dir,
   fsync and synchronous_commit on), with ``url()``, ``restart()``, ``kill()``
   (SIGKILL of every server process) and ``start()`` for fault tests.
-- ``pg_url``: a fresh, migrated, empty database on it for one test (a copy of a
-  template database migrated once per session), dropped afterwards.
+- ``pg_url``: a migrated, empty database on it for one test (a copy of a template
+  database migrated once per session; emptied and reused after the test, so a
+  test that changes the schema must make its own with ``fresh_database()``).
 - ``sqlite_url``: a fresh, migrated, empty SQLite file for one test.
 - ``store``: an open :class:`meeple.store.database.Store` on either backend
   (parametrized ``sqlite`` / ``postgresql``).
@@ -110,6 +111,8 @@ class PostgresServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._as_user: str | None = "postgres" if os.geteuid() == 0 else None
         self._template_ready = False
+        self._template_revision: str | None = None
+        self._free: list[str] = []
         self._names = itertools.count(1)
 
     def url(self, database: str = "postgres") -> str:
@@ -214,6 +217,7 @@ class PostgresServer:
             finally:
                 await conn.close()
             store = await Store.open(self.url(self.TEMPLATE))
+            self._template_revision = await store.schema_revision()
             await store.close()
             self._template_ready = True
         name = f"test_{os.getpid()}_{next(self._names)}"
@@ -223,6 +227,54 @@ class PostgresServer:
         finally:
             await conn.close()
         return name
+
+    async def acquire_database(self) -> str:
+        """An empty, migrated database: a cleaned one from earlier tests, or a new one.
+
+        Creating (and above all dropping: a checkpoint) databases costs seconds with
+        fsync on, so test databases are emptied and reused instead.
+        """
+        if self._free:
+            return self._free.pop()
+        return await self.fresh_database()
+
+    async def release_database(self, name: str) -> None:
+        """Empty ``name`` for the next test; drop it if it cannot be emptied cleanly."""
+        import asyncpg
+
+        from meeple.store.schema import metadata
+
+        try:
+            admin = await asyncpg.connect(self.dsn())
+            try:
+                # Connections a test left open would hold locks or see the next test's rows.
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    name,
+                )
+            finally:
+                await admin.close()
+            conn = await asyncpg.connect(self.dsn(name))
+            try:
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL lock_timeout = '5s'")
+                    for table in reversed(metadata.sorted_tables):
+                        await conn.execute(f'DELETE FROM "{table.name}"')
+                    sequences = await conn.fetch(
+                        "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+                    )
+                    for seq in sequences:
+                        await conn.execute(f'ALTER SEQUENCE "{seq["sequencename"]}" RESTART')
+                    version = await conn.fetchval("SELECT version_num FROM alembic_version")
+            finally:
+                await conn.close()
+            if version != self._template_revision:
+                raise RuntimeError(f"schema of {name} changed to {version}")
+        except Exception:
+            await self.drop_database(name)
+            return
+        self._free.append(name)
 
     async def drop_database(self, name: str) -> None:
         """Drop a test database, cutting any connection still open to it."""
@@ -325,10 +377,10 @@ def postgres() -> Iterator[PostgresServer]:
 async def pg_url(postgres: PostgresServer) -> AsyncIterator[str]:
     """URL of a fresh, migrated, empty PostgreSQL database for this test."""
     postgres.start()  # a fault test before may have left it down
-    name = await postgres.fresh_database()
+    name = await postgres.acquire_database()
     yield postgres.url(name)
     postgres.start()
-    await postgres.drop_database(name)
+    await postgres.release_database(name)
 
 
 _sqlite_template: dict[str, Path] = {}
