@@ -6,7 +6,15 @@ import json
 import signal
 from pathlib import Path
 
-from tests.api.conftest import PASSWORD, assert_problem, login, meeple_accounts, start_server
+from tests.api.conftest import (
+    PASSWORD,
+    ApiServer,
+    login,
+    meeple_accounts,
+    register,
+    start_server,
+    unique_name,
+)
 
 
 def test_serve_announces_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -24,31 +32,29 @@ def test_serve_announces_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) ->
     ]
 
 
-def test_accounts_create_operator_and_promote(tmp_path: Path) -> None:
-    status, out, _ = meeple_accounts(tmp_path, "create-operator", "Boss", stdin=PASSWORD + "\n")
-    assert status == 0 and "created operator Boss" in out
-    status, _, err = meeple_accounts(tmp_path, "create-operator", "Boss2", stdin="weakweakweak\n")
-    assert status == 1 and "weak_password" in err
-    status, _, err = meeple_accounts(tmp_path, "create-operator", "boss", stdin=PASSWORD + "\n")
-    assert status == 1 and "username_taken" in err
-    status, _, err = meeple_accounts(tmp_path, "promote", "nobody")
-    assert status == 1 and "player_not_found" in err
+def test_accounts_create_operator_and_promote(api: ApiServer) -> None:
+    boss_name, carol_name = unique_name("Boss"), unique_name("Carol")
+    status, out, _ = meeple_accounts(
+        api.data_dir, "create-operator", boss_name, stdin=PASSWORD + "\n"
+    )
+    assert status == 0 and f"created operator {boss_name}" in out
+    weak = meeple_accounts(api.data_dir, "create-operator", unique_name(), stdin="weakweakweak\n")
+    assert weak[0] == 1 and "weak_password" in weak[2]
+    taken = meeple_accounts(
+        api.data_dir, "create-operator", boss_name.lower(), stdin=PASSWORD + "\n"
+    )
+    assert taken[0] == 1 and "username_taken" in taken[2]
+    missing = meeple_accounts(api.data_dir, "promote", unique_name())
+    assert missing[0] == 1 and "player_not_found" in missing[2]
 
-    server = start_server(tmp_path)
-    try:
-        with server.client() as client:
-            boss = login(client, "boss")
-            assert client.get("/api/v1/me", headers=boss.auth).json()["role"] == "operator"
-            registered = client.post(
-                "/api/v1/auth/register", json={"username": "carol", "password": PASSWORD}
-            )
-            assert registered.status_code == 201
-            carol = login(client, "carol")
-            assert client.get("/api/v1/me", headers=carol.auth).json()["role"] == "player"
-            status, _, err = meeple_accounts(tmp_path, "promote", "Carol")
-            assert status == 0, err
-            # The store is the authority: the old token now carries the operator role.
-            assert client.get("/api/v1/me", headers=carol.auth).json()["role"] == "operator"
-            assert_problem(client.get("/api/v1/me"), 401, "not_authenticated")
-    finally:
-        assert server.stop() == 0
+    with api.client() as client:
+        boss = login(client, boss_name)
+        assert client.get("/api/v1/me", headers=boss.auth).json()["role"] == "operator"
+        carol = register(client, carol_name)
+        assert client.get("/api/v1/me", headers=carol.auth).json()["role"] == "player"
+        status, _, err = meeple_accounts(api.data_dir, "promote", carol_name.upper())
+        assert status == 0, err
+        # The store is the authority: the old token now carries the operator role.
+        assert client.get("/api/v1/me", headers=carol.auth).json()["role"] == "operator"
+        wallet = client.get(f"/api/v1/operator/players/{boss_name}/wallet", headers=carol.auth)
+        assert wallet.status_code == 200

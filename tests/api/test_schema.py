@@ -6,8 +6,6 @@ status, content type, headers and body that its document declares.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +20,15 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.api.conftest import Account, ApiServer, login, make_operator, register, start_server
+from tests.api.conftest import (
+    Account,
+    ApiServer,
+    login,
+    make_operator,
+    register,
+    unique_address,
+    unique_name,
+)
 
 EXAMPLES = 15
 CHECKS = [
@@ -36,27 +42,15 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """A server of its own: generated logins must not throttle the other tests."""
-    server = start_server(
-        tmp_path_factory.mktemp("fuzzed"),
-        {"MEEPLE_LOGIN_MAX_FAILURES": "1000", "MEEPLE_API_RATE_LIMIT_PER_S": "0"},
-    )
-    try:
-        yield server
-    finally:
-        assert server.stop() == 0, server.logs()
-
-
-@pytest.fixture(scope="module")
-def tokens(fuzzed: ApiServer) -> dict[str, Account]:
+def tokens(api: ApiServer) -> dict[str, Account]:
     """A player (with some money moved) and an operator."""
-    make_operator(fuzzed, "fuzz_operator")
-    with fuzzed.client() as client:
-        player = register(client, "fuzz_player")
-        boss = login(client, "fuzz_operator")
+    operator_name, player_name = unique_name("fuzz_op"), unique_name("fuzz")
+    make_operator(api, operator_name)
+    with api.client() as client:
+        player = register(client, player_name)
+        boss = login(client, operator_name)
         response = client.post(
-            "/api/v1/operator/players/fuzz_player/deposit",
+            f"/api/v1/operator/players/{player_name}/deposit",
             json={"amount": 1000},
             headers={**boss.auth, "idempotency-key": "seed"},
         )
@@ -64,22 +58,25 @@ def tokens(fuzzed: ApiServer) -> dict[str, Account]:
     return {"player": player, "operator": boss}
 
 
-def _headers(path: str, tokens: dict[str, Account]) -> dict[str, str]:
+def _headers(path: str, tokens: dict[str, Account], address: str) -> dict[str, str]:
+    # An address of its own: generated failed logins must not throttle other tests.
+    headers = {"x-forwarded-for": address}
     if path.startswith("/api/v1/operator/"):
-        return tokens["operator"].auth
-    if path == "/api/v1/auth/logout":  # a logout would end the shared session
-        return {}
-    return tokens["player"].auth
+        return {**headers, **tokens["operator"].auth}
+    if path == "/api/v1/auth/logout":  # a logout would end the session the others use
+        return headers
+    return {**headers, **tokens["player"].auth}
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_conforms(
-    fuzzed: ApiServer, tokens: dict[str, Account], mode: GenerationMode
+    api: ApiServer, tokens: dict[str, Account], mode: GenerationMode
 ) -> None:
     # Driven by hand rather than with schema.parametrize(): schemathesis' pytest
     # integration does not run under pytest 9 (it reads the removed Node._nodeid).
-    schema = schemathesis.openapi.from_url(f"{fuzzed.base_url}/api/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{api.base_url}/api/openapi.json")
     failures: dict[str, str] = {}
+    address = unique_address()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 18
 
@@ -94,7 +91,9 @@ def test_every_operation_conforms(
         )
         def run(case: schemathesis.Case) -> None:
             case.call_and_validate(
-                base_url=fuzzed.base_url, headers=_headers(case.path, tokens), checks=CHECKS
+                base_url=api.base_url,
+                headers=_headers(case.path, tokens, address),
+                checks=CHECKS,
             )
 
         try:
