@@ -9,18 +9,33 @@ from pathlib import Path
 from tests.api.conftest import (
     PASSWORD,
     ApiServer,
+    assert_problem,
     login,
     meeple_accounts,
     register,
     start_server,
     unique_name,
 )
+from tests.services import wait_for
 
 
 def test_serve_announces_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    server = start_server(tmp_path, {"MEEPLE_LOG_LEVEL": "INFO"}, command="serve")
+    # A one-second access token: this server also shows expiry under a short TTL.
+    env = {"MEEPLE_LOG_LEVEL": "INFO", "MEEPLE_ACCESS_TOKEN_TTL_S": "1"}
+    server = start_server(tmp_path, env, command="serve")
     with server.client() as client:
         assert client.get("/readyz").status_code == 200
+        account = register(client)
+        wait_for(
+            lambda: client.get("/api/v1/me", headers=account.auth).status_code == 401,
+            "the access token to expire",
+            timeout=10,
+        )
+        assert_problem(client.get("/api/v1/me", headers=account.auth), 401, "token_expired")
+        renewed = client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+        assert renewed.status_code == 200 and renewed.json()["expires_in"] == 1
+        echoed = client.get("/healthz", headers={"x-request-id": "trace-me-42"})
+        assert echoed.headers["x-request-id"] == "trace-me-42"
     assert server.stop(signal.SIGINT) == 0
     out = server.stdout.read_text()
     assert f"meeple serving on {server.base_url}" in out

@@ -33,7 +33,10 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _header(scope, b"x-request-id") or secrets.token_hex(8)
+        given = _header(scope, b"x-request-id")
+        # A client's id is echoed into logs and headers: only a short, plain one.
+        request_id = given if given and len(given) <= 64 and given.isprintable() else None
+        request_id = request_id or secrets.token_hex(8)
         status = 0
 
         async def send_wrapper(message: Message) -> None:
