@@ -12,6 +12,7 @@ Times are ``time.monotonic()`` (one clock for every process of the machine).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -136,6 +137,7 @@ class MeepleRoom(Room):
     """A private fourchess game on meeple, played through the client."""
 
     clients: list[Client]
+    game_id = ""
 
     async def setup(self) -> None:
         tokens = self.spec.tokens[self.index * SEATS : (self.index + 1) * SEATS]
@@ -176,11 +178,13 @@ class MeepleRoom(Room):
     async def play(self) -> None:
         while time.monotonic() < self.stop_at:
             game_id = await self.new_game()
+            self.game_id = game_id
             await asyncio.gather(*(self._seat(client, game_id) for client in self.clients))
-            self.recorder.games += 1
-            for client in self.clients:
-                await client.unsubscribe(game_id)
-                client.views.pop(game_id, None)
+            if self.clients[0].views[game_id].finished:
+                self.recorder.games += 1
+                for client in self.clients:
+                    await client.unsubscribe(game_id)
+                    client.views.pop(game_id, None)
 
     async def _seat(self, client: Client, game_id: str) -> None:
         view = client.views[game_id]
@@ -214,7 +218,12 @@ class MeepleRoom(Room):
                 self.recorder.error("event_missing")
 
     async def close(self) -> None:
+        """Resign the unfinished game (so no abandoned game runs its clocks), disconnect."""
+        view = self.clients[0].views.get(self.game_id)
         for client in self.clients:
+            if view is not None and not view.finished:
+                with contextlib.suppress(CommandError):
+                    await client.resign(self.game_id)
             await client.close()
 
 
