@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from meeple.engine import engine as engine_module
+from meeple.engine.table import Decision, Table
 from meeple.store.schema import game_seats, games, ratings
 from tests.engine.harness import Harness, next_events
 
@@ -107,3 +110,22 @@ async def test_mistakes_get_codes_and_change_nothing(harness: Harness) -> None:
     assert [e.kind for e in await harness.events(game_id)] == ["start", "resign", "game_over"]
     state = await harness.state(game_id, spectator)
     assert state.you is None and state.status == "finished" and state.seq == 3
+
+
+async def test_a_bug_in_one_command_fails_only_that_command(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    white, black = await harness.players(2)
+    game_id = await harness.game([white, black])
+    real = engine_module.decide
+
+    def buggy(table: Table, kind: str, player: int, arg: str | None, now: int) -> Decision:
+        if arg == "boom":
+            raise RuntimeError("a bug")
+        return real(table, kind, player, arg, now)
+
+    monkeypatch.setattr(engine_module, "decide", buggy)
+    boom = await harness.push(harness.command(game_id, white, "move", "boom"))
+    fine = await harness.push(harness.command(game_id, white, "move", "e2e4"))
+    assert (await boom).code == "internal_error"
+    assert (await fine).seq == 2

@@ -159,6 +159,9 @@ class Engine:
             except Exception:
                 log.exception("lease renewal failed")
             self._evict_ended()
+            for state in ("pending", "active", "finished", "aborted"):
+                count = sum(1 for t in self.tables.values() if t.status == state)
+                metrics.GAMES.labels(state=state).set(count)
 
     async def _load_shards(self, shards: set[int]) -> None:
         """Load the live games of newly owned shards; finish what a crash left half done."""
@@ -272,7 +275,14 @@ class Engine:
             if table is None:
                 steps.append(_Step(command, self._missing(command.game_id)))
                 continue
-            decision = decide(table, command.kind, command.player_id, command.arg, now)
+            try:
+                decision = decide(table, command.kind, command.player_id, command.arg, now)
+            except Exception:
+                # Our bug (or the rules'): this command fails alone, the table is unchanged.
+                log.exception("deciding %s in %s failed", command.kind, command.game_id)
+                reply = Reply(False, code="internal_error", message="our bug; it was logged")
+                steps.append(_Step(command, reply))
+                continue
             work[command.game_id] = decision.table
             step = _Step(command, decision.reply, decision.events, decision.table)
             record = None

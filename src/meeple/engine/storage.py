@@ -8,6 +8,7 @@ command outcomes in bulk, games a crash left unfinished) are plain queries here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
@@ -80,6 +81,9 @@ async def load_table(
         bodies.extend(e.body for e in page)
         if len(page) < 1000:
             break
+    if not bodies and row.status in ("finished", "aborted"):
+        # Closed before it ever started (e.g. the stakes could not be escrowed).
+        return replace(table, status=row.status, result=row.result or {"reason": row.status})
     return replay(table, bodies, now_ms)
 
 

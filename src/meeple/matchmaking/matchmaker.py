@@ -223,7 +223,6 @@ class Matchmaker:
         if not await self.rows.enqueue([Entry(player_id, key, rating, now_ms())]):
             raise Refused("already_queued", "you are already in a queue; leave it first")
         size = sum(1 for e in await self.rows.entries() if e.key == key)
-        metrics.QUEUE_SIZE.labels(game=key.game).inc()
         await self._status(player_id, key, "waiting", queue_size=size)
         return {"state": "waiting", "queue_size": size, "rating": rating}
 
@@ -231,7 +230,6 @@ class Matchmaker:
         entry = await self.rows.dequeue(player_id)
         if entry is None:
             return {"state": "not_queued"}
-        metrics.QUEUE_SIZE.labels(game=entry.key.game).dec()
         waited = now_ms() - entry.enqueued_ms
         await self._status(player_id, entry.key, "left", waited_ms=waited)
         return {"state": "left"}
@@ -280,6 +278,8 @@ class Matchmaker:
         queues: dict[QueueKey, list[Entry]] = {}
         for entry in entries:
             queues.setdefault(entry.key, []).append(entry)
+        for game in SEATS:
+            metrics.QUEUE_SIZE.labels(game=game).set(sum(1 for e in entries if e.key.game == game))
         now = now_ms()
         made = 0
         for key, waiting in queues.items():
@@ -294,7 +294,6 @@ class Matchmaker:
         game_id = _game_id()
         if not await self.rows.create_from_queue(game_id, members):
             return 0  # someone left meanwhile; the next tick regroups
-        metrics.QUEUE_SIZE.labels(game=members[0].key.game).dec(len(members))
         pending = await self.rows.pending(game_id)
         assert pending is not None
         return 1 if await self._launch(pending, members) else 0
@@ -365,7 +364,6 @@ class Matchmaker:
         for entry in back:
             # One by one: a player who queued elsewhere meanwhile is simply not re-queued.
             if await self.rows.enqueue([entry]):
-                metrics.QUEUE_SIZE.labels(game=key.game).inc()
                 await self._status(entry.player_id, key, "waiting")
         log.info("game %s not started: player %s cannot pay", pending.id, short)
 
