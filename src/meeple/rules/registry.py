@@ -22,6 +22,7 @@ AnyGame = Game[object, object]
 """A game with its state and move types erased: what the engine holds."""
 
 _games: dict[str, AnyGame] = {}
+_broken: dict[str, str] = {}  # entry-point name -> why it could not be loaded
 _loaded_entry_points = False
 
 
@@ -36,9 +37,14 @@ def _load_entry_points() -> None:
         return
     _loaded_entry_points = True
     for ep in entry_points(group="meeple.games"):
-        if ep.name not in _games:
+        if ep.name in _games:
+            continue
+        # One broken plug-in must not take the other games down with it.
+        try:
             factory = ep.load()
             register(factory())
+        except Exception as exc:
+            _broken[ep.name] = f"{type(exc).__name__}: {exc}"
 
 
 def get(name: str) -> AnyGame:
@@ -47,8 +53,16 @@ def get(name: str) -> AnyGame:
     try:
         return _games[name]
     except KeyError:
+        if name in _broken:
+            raise UnknownGameError(f"game {name!r} failed to load: {_broken[name]}") from None
         known = ", ".join(sorted(_games)) or "none"
         raise UnknownGameError(f"no game named {name!r} (known: {known})") from None
+
+
+def broken() -> dict[str, str]:
+    """Entry points that failed to load, with the reason (for operators' logs)."""
+    _load_entry_points()
+    return dict(_broken)
 
 
 def names() -> list[str]:
