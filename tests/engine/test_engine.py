@@ -8,7 +8,7 @@ from sqlalchemy import select
 from meeple.engine import engine as engine_module
 from meeple.engine.table import Decision, Table
 from meeple.store.schema import game_seats, games, ratings
-from tests.engine.harness import Harness, next_events
+from tests.engine.harness import Harness, next_events, wait_until
 
 FOOLS_MATE = [(1, "f2f3"), (2, "e7e5"), (1, "g2g4"), (2, "d8h4")]
 
@@ -35,8 +35,6 @@ async def test_a_game_to_the_end_settles_once_and_rates(harness: Harness) -> Non
     async def settled() -> bool:
         async with harness.store.connect() as conn:
             return bool(await conn.scalar(select(games.c.settled).where(games.c.id == game_id)))
-
-    from tests.engine.harness import wait_until
 
     await wait_until(settled, "settlement")
     assert await harness.ledger.balance(white) == 900
@@ -129,3 +127,29 @@ async def test_a_bug_in_one_command_fails_only_that_command(
     fine = await harness.push(harness.command(game_id, white, "move", "e2e4"))
     assert (await boom).code == "internal_error"
     assert (await fine).seq == 2
+
+
+async def test_fourchess_pays_by_placing_and_rates_four_seats(harness: Harness) -> None:
+    seats = await harness.players(4, deposit=100)
+    game_id = await harness.game(seats, game="fourchess", stake=100)
+    assert (await harness.send(game_id, seats[0], "move", "e2-e4")).ok
+    for seat in (1, 2, 3):  # resigning needs no turn
+        assert (await harness.send(game_id, seats[seat], "resign")).ok
+    events = await harness.events(game_id)
+    assert [e.kind for e in events][-2:] == ["resign", "game_over"]
+    over = events[-1].data
+    assert over["placings"] == [1, 4, 3, 2]
+    assert over["payouts"] == [266, 0, 0, 114] and over["rake"] == 20  # 70/30 of 380
+
+    async def paid() -> bool:
+        return await harness.ledger.balance(seats[0]) == 266
+
+    await wait_until(paid, "settlement")
+    assert [await harness.ledger.balance(p) for p in seats] == [266, 0, 0, 114]
+    assert await harness.ledger.check() == []
+    async with harness.store.connect() as conn:
+        rated = {
+            r.player_id: r.rating
+            for r in await conn.execute(select(ratings).where(ratings.c.game == "fourchess"))
+        }
+    assert rated[seats[0]] > rated[seats[3]] > rated[seats[2]] > rated[seats[1]]
