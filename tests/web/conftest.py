@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,16 +110,72 @@ def stop_server(server: Server) -> None:
         server.process.stdout.close()
 
 
+PASSWORD = "Correct-horse-9"
+OPERATOR = "webops"
+# Fast and small: cheap password hashing, a quick matchmaker, no api rate limit.
+SERVER_ENV = {
+    "MEEPLE_PASSWORD_HASH_TIME_COST": "1",
+    "MEEPLE_PASSWORD_HASH_MEMORY_KIB": "8192",
+    "MEEPLE_API_RATE_LIMIT_PER_S": "0",
+    "MEEPLE_LOGIN_MAX_FAILURES": "1000",
+    "MEEPLE_MATCH_TICK_MS": "50",
+    # A player whose connections are all gone this long forfeits: ends games fast.
+    "MEEPLE_DISCONNECT_GRACE_S": "3",
+}
+
+
+def meeple(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run a ``meeple`` command on a data dir."""
+    return subprocess.run(
+        [MEEPLE, *args],
+        input=stdin,
+        env={**os.environ, **SERVER_ENV, "MEEPLE_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The platform with the web client, on a fresh data dir."""
+    """``meeple serve`` (the whole platform with the web client) on a fresh data dir,
+    with an operator account for deposits."""
     data_dir = tmp_path_factory.mktemp("web-data")
+    created = meeple(data_dir, "accounts", "create-operator", OPERATOR, stdin=PASSWORD + "\n")
+    assert created.returncode == 0, created.stderr
     command = [MEEPLE, "serve", "--port", "0", "--data-dir", str(data_dir)]
-    # Cheap password hashing: the tests register many accounts; the policy is the api's.
-    env = {"MEEPLE_PASSWORD_HASH_TIME_COST": "1", "MEEPLE_PASSWORD_HASH_MEMORY_KIB": "8192"}
-    srv = start_server(data_dir, command, env)
+    srv = start_server(data_dir, command, SERVER_ENV)
     yield srv
     stop_server(srv)
+
+
+def api_login(server: Server, username: str, password: str = PASSWORD) -> str:
+    """An access token for an existing account."""
+    response = httpx.post(
+        f"{server.url}/api/v1/auth/login", json={"username": username, "password": password}
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def api_register(server: Server, username: str, password: str = PASSWORD) -> None:
+    """Create an account through the api."""
+    response = httpx.post(
+        f"{server.url}/api/v1/auth/register", json={"username": username, "password": password}
+    )
+    assert response.status_code in (201, 409), response.text
+
+
+def deposit(server: Server, username: str, amount: int) -> None:
+    """Put money in a player's wallet (operator endpoint)."""
+    token = api_login(server, OPERATOR)
+    response = httpx.post(
+        f"{server.url}/api/v1/operator/players/{username}/deposit",
+        json={"amount": amount, "memo": "web tests"},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 201, response.text
 
 
 @pytest.fixture(scope="session")

@@ -206,10 +206,3 @@ export function money(minor, currency = "USD") {
   const abs = Math.abs(minor);
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")} ${currency}`;
 }
-
-/** Major-unit text ("2.50") to minor units (250); null when not a valid amount. */
-export function parseMoney(text) {
-  const m = /^\s*(\d{1,9})(?:[.,](\d{1,2}))?\s*$/.exec(text || "");
-  if (!m) return null;
-  return Number(m[1]) * 100 + Number((m[2] || "0").padEnd(2, "0"));
-}

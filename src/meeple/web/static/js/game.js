@@ -82,7 +82,7 @@ export class GameScreen {
       stake: 0,
       timeControl: "",
       sending: false,
-      balanceBefore: null,
+      moved: new Set(), // seats that made a move: the engine runs a clock only after it
     };
     $("#moves").replaceChildren();
     $("#result").hidden = true;
@@ -128,10 +128,12 @@ export class GameScreen {
         typeof m === "string" ? { text: m, seat: g.game === "chess" ? i % 2 : null } : m,
       );
     }
+    for (const m of g.moves) if (typeof m.seat === "number") g.moved.add(m.seat);
+    // Past the first round every seat has moved (a state frame does not say who has).
+    if (g.seq > g.seats.length + 1) g.seats.forEach((_, seat) => g.moved.add(seat));
     const last = view.last_move ?? (g.moves.length ? g.moves[g.moves.length - 1].text : null);
     if (typeof last === "string") g.lastMove = parseMoveText(last);
     g.checks = this.#checks();
-    if (g.balanceBefore === null && g.you !== null) this.#rememberBalance();
     this.socket.seen(g.id, g.seq);
     this.#render(true);
   }
@@ -176,6 +178,7 @@ export class GameScreen {
         if (!data.position && g.position) g.position = applyMoveNaive(g.position, text, seat);
         g.lastMove = parseMoveText(text, seat);
         g.moves.push({ text, seat });
+        if (seat !== null) g.moved.add(seat);
         this.#appendMove(g.moves.length, text, seat);
         g.drawOffer = null;
         break;
@@ -359,7 +362,8 @@ export class GameScreen {
         node.textContent = "";
         continue;
       }
-      if (g.status === "active" && g.toAct.includes(seat)) ms -= Math.max(0, now - g.tsMs);
+      const running = g.status === "active" && g.toAct.includes(seat) && g.moved.has(seat);
+      if (running) ms -= Math.max(0, now - g.tsMs);
       ms = Math.max(0, ms);
       node.textContent = formatClock(ms);
       node.classList.toggle("low", ms < 10000);
@@ -375,8 +379,10 @@ export class GameScreen {
       text,
     ]);
     item.value = number;
-    $("#moves").append(item);
-    item.scrollIntoView({ block: "nearest" });
+    const list = $("#moves");
+    list.append(item);
+    list.scrollTop = list.scrollHeight; // the list only, never the page
+
   }
 
   #showResult() {
@@ -410,31 +416,25 @@ export class GameScreen {
     );
   }
 
-  async #rememberBalance() {
-    try {
-      const wallet = await this.deps.api.wallet();
-      if (this.g && this.g.balanceBefore === null) this.g.balanceBefore = wallet.balance;
-    } catch {
-      // Without a wallet endpoint the change is simply not shown.
-    }
-  }
-
   async #ended() {
     const g = this.g;
     this.deps.onEnded();
     if (g.you === null) return;
+    const currency = this.deps.currency();
+    const payouts = (g.result && g.result.payouts) || {};
+    const payout = (Array.isArray(payouts) ? payouts[g.you] : payouts[String(g.you)]) ?? 0;
+    const aborted = g.status === "aborted";
+    let text = aborted
+      ? `Stake ${money(g.stake, currency)} refunded`
+      : `Stake ${money(g.stake, currency)} · payout ${money(payout, currency)} · net ${money(payout - g.stake, currency)}`;
     try {
       const wallet = await this.deps.api.wallet();
-      const node = document.getElementById("wallet-change");
-      if (!node || this.g !== g) return;
-      const currency = this.deps.currency();
-      node.textContent =
-        g.balanceBefore !== null
-          ? `Wallet: ${money(g.balanceBefore, currency)} → ${money(wallet.balance, currency)}`
-          : `Wallet: ${money(wallet.balance, currency)}`;
+      text += ` · wallet ${money(wallet.balance, currency)}`;
     } catch {
       // Wallet unavailable: the result stands without it.
     }
+    const node = document.getElementById("wallet-change");
+    if (node && this.g === g) node.textContent = text;
   }
 
   /** Seats in check now, computed from the position (chess: only the side to move). */

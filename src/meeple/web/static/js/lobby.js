@@ -1,6 +1,6 @@
 // The lobby: matchmaking queue, private games, one's games in progress, live games.
 
-import { money, parseMoney } from "./api.js";
+import { money } from "./api.js";
 import { $, el, formatWait } from "./ui.js";
 
 export class LobbyScreen {
@@ -36,16 +36,21 @@ export class LobbyScreen {
 
   /** Called when the lobby is shown. */
   show() {
+    this.#stakeLabels();
     this.#myGames(this.socket.welcome ? this.socket.welcome.games || [] : []);
     this.#liveGames();
   }
 
-  #choice() {
-    const stake = parseMoney($("#play-stake").value);
-    if (stake === null) {
-      this.deps.toast("The stake is an amount like 0, 1 or 2.50", true);
-      return null;
+  /** Stakes in the wallet's currency ("Free", "1.00 USD", ...). */
+  #stakeLabels() {
+    for (const option of $("#play-stake").options) {
+      const minor = Number(option.value);
+      option.textContent = minor ? money(minor, this.deps.currency()) : "Free";
     }
+  }
+
+  #choice() {
+    const stake = Number($("#play-stake").value);
     return { game: $("#play-game").value, time_control: $("#play-tc").value, stake };
   }
 
