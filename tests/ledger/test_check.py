@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from sqlalchemy import insert, text, update
 
@@ -111,3 +112,9 @@ async def test_a_negative_wallet_is_named(
         )
     problems = await ledger.check()
     assert f"account player:{ids[1]}: negative balance -1" in problems
+
+
+def test_a_store_without_books_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    done = meeple_ledger_check(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}")
+    assert done.returncode == 2
+    assert "cannot read the books" in done.stderr and done.stdout == ""

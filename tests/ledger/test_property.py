@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ from tests.store.factories import add_players
 
 PLAYERS = 4
 GAMES = 2
-PAYOUT = [60, 30, 10, 0]
+PAYOUTS = {2: [70, 30], 3: [60, 30, 10], 4: [60, 30, 10, 0]}  # by number of seats
 RAKE = 250
 
 
@@ -128,7 +129,9 @@ class Scenario:
         escrow = await ledger.transfer(f"escrow:{self.game_id(op)}")
         seats = len(escrow.entries) - 1 if escrow else PLAYERS
         placings = rank(op.scores[:seats])
-        return await ledger.settle(self.game_id(op), placings, payout_percent=PAYOUT, rake_bps=RAKE)
+        return await ledger.settle(
+            self.game_id(op), placings, payout_percent=PAYOUTS[seats], rake_bps=RAKE
+        )
 
     async def wave(self, ops: list[Op]) -> None:
         async def one(op: Op) -> None:
@@ -190,7 +193,8 @@ class Scenario:
                         expected[i] += stake.amount
                 else:
                     placings = rank(op.scores[: len(stake.seats)])
-                    split = split_pot(stake.amount * len(stake.seats), placings, PAYOUT, RAKE)
+                    pot, seats = stake.amount * len(stake.seats), len(stake.seats)
+                    split = split_pot(pot, placings, PAYOUTS[seats], RAKE)
                     for i, paid in zip(stake.seats, split.payouts, strict=True):
                         expected[i] += paid
         actual = [await self.ledger.balance(p) for p in self.players]
@@ -215,7 +219,8 @@ def test_concurrent_money_keeps_the_books_exact(postgres: PostgresServer) -> Non
     url = postgres.url(name)
 
     @settings(
-        max_examples=12,
+        # A soak run: LEDGER_PROPERTY_EXAMPLES=300 pytest --timeout 0 tests/ledger/test_property.py
+        max_examples=int(os.environ.get("LEDGER_PROPERTY_EXAMPLES", "12")),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

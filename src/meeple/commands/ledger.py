@@ -6,7 +6,7 @@
 
 Prints ``ledger ok: N accounts, M transfers, sum 0`` and exits 0 when every rule
 holds (see :func:`meeple.ledger.check.check_books`); otherwise prints each problem
-on its own line and exits 1.
+on its own line and exits 1; exits 2 if the store cannot be read.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+
+from sqlalchemy.exc import DBAPIError
 
 from meeple import settings
 from meeple.ledger.check import check_books, summary
@@ -32,7 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the ledger action; the exit status."""
     url = settings.load(database_url=args.database_url).effective_database_url
-    problems, (accounts, transfers, total) = asyncio.run(_check(url))
+    try:
+        problems, (accounts, transfers, total) = asyncio.run(_check(url))
+    except (OSError, DBAPIError) as exc:
+        # Unreachable, or not a meeple store (not migrated): say so, no traceback.
+        sys.stderr.write(f"meeple ledger check: cannot read the books: {exc}\n")
+        return 2
     if problems:
         for problem in problems:
             sys.stdout.write(f"ledger problem: {problem}\n")

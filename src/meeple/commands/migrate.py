@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
+
+from sqlalchemy.exc import DBAPIError
 
 from meeple import settings
 from meeple.store.database import Store
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     url = settings.load(database_url=args.database_url).effective_database_url
     try:
         revision = asyncio.run(_migrate(url))
-    except (OSError, ConnectionError) as exc:
+    except (OSError, DBAPIError) as exc:
         sys.stderr.write(f"meeple migrate: cannot reach the store: {exc}\n")
         return 1
     sys.stdout.write(f"schema at revision {revision}\n")
