@@ -67,7 +67,9 @@ class Usage:
 
     @classmethod
     def of(cls, pid: int) -> Usage:
-        """Sum over the process and its children."""
+        """Sum over the process and its children (NaN for pid 0: unknown)."""
+        if not pid:
+            return cls(float("nan"), 0)
         root = psutil.Process(pid)
         cpu, rss = 0.0, 0
         for proc in [root, *root.children(recursive=True)]:
@@ -91,15 +93,18 @@ def wait_for(predicate: Callable[[], bool], within_s: float, what: str) -> None:
 class MeepleServer:
     """A ``meeple serve`` child process on a temporary data dir."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: started by someone else
     base_url: str
     signing_key: str
     data_dir: Path
+    given_pid: int | None = None
 
     @property
     def pid(self) -> int:
-        """The server's process id."""
-        return self.process.pid
+        """The server's process id (0 when unknown: no CPU or RSS figures)."""
+        if self.process is not None:
+            return self.process.pid
+        return self.given_pid or 0
 
 
 # Settings that make a benchmark measure the game path, not the abuse limits.
@@ -154,6 +159,7 @@ def meeple_server(
 
 
 def _healthy(server: MeepleServer) -> bool:
+    assert server.process is not None
     if server.process.poll() is not None:
         raise RuntimeError(f"meeple serve exited with {server.process.returncode}")
     try:

@@ -217,38 +217,45 @@ async def _accounts(base_url: str, count: int) -> list[str]:
 
 def meeple_phases(args: argparse.Namespace, data_dir: Path) -> list[Figures]:
     """meeple at max load, with think time, and at half its max."""
+    if args.server_url:  # a server started by hand (e.g. under a profiler)
+        server = h.MeepleServer(None, args.server_url, "", data_dir, args.server_pid)
+        return _meeple_phases(args, server)
     with h.meeple_server(data_dir) as server:
-        h.progress(f"meeple serve up at {server.base_url} (pid {server.pid})")
-        tokens = h.run_async(_accounts(server.base_url, args.rooms * _load.SEATS))
-        assert isinstance(tokens, list)
-        url = server.base_url.replace("http://", "ws://") + "/ws"
-        phases = [run_phase("meeple, no think", "meeple", url, server.pid, args, tokens=tokens)]
+        return _meeple_phases(args, server)
+
+
+def _meeple_phases(args: argparse.Namespace, server: h.MeepleServer) -> list[Figures]:
+    h.progress(f"meeple serve up at {server.base_url} (pid {server.pid})")
+    tokens = h.run_async(_accounts(server.base_url, args.rooms * _load.SEATS))
+    assert isinstance(tokens, list)
+    url = server.base_url.replace("http://", "ws://") + "/ws"
+    phases = [run_phase("meeple, no think", "meeple", url, server.pid, args, tokens=tokens)]
+    phases.append(
+        run_phase(
+            f"meeple, think {args.think_ms} ms",
+            "meeple",
+            url,
+            server.pid,
+            args,
+            tokens=tokens,
+            think_ms=args.think_ms,
+        )
+    )
+    max_rate = phases[0].moves_per_s
+    if max_rate > 0:
+        pace = args.rooms / (max_rate / 2)  # each room's share of half the max rate
         phases.append(
             run_phase(
-                f"meeple, think {args.think_ms} ms",
+                f"meeple, half load ({max_rate / 2:.0f}/s)",
                 "meeple",
                 url,
                 server.pid,
                 args,
                 tokens=tokens,
-                think_ms=args.think_ms,
+                pace_s=pace,
             )
         )
-        max_rate = phases[0].moves_per_s
-        if max_rate > 0:
-            pace = args.rooms / (max_rate / 2)  # each room's share of half the max rate
-            phases.append(
-                run_phase(
-                    f"meeple, half load ({max_rate / 2:.0f}/s)",
-                    "meeple",
-                    url,
-                    server.pid,
-                    args,
-                    tokens=tokens,
-                    pace_s=pace,
-                )
-            )
-        return phases
+    return phases
 
 
 def plot(phases: list[Figures], path: Path) -> None:
@@ -290,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["relay", "meeple", "both"], default="both")
     parser.add_argument("--plot", type=Path, default=Path("artifacts"), help="PNG directory")
     parser.add_argument("--quick", action="store_true", help="a few seconds (smoke test)")
+    parser.add_argument("--server-url", help="drive this running meeple server instead")
+    parser.add_argument("--server-pid", type=int, help="its process id (for CPU and RSS)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rooms, args.workers, args.warmup, args.measure = 2, 1, 0.5, 1.5
