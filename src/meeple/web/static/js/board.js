@@ -60,6 +60,8 @@ export class BoardView {
     root.addEventListener("pointerdown", (e) => this.#pointerDown(e));
     root.addEventListener("keydown", (e) => this.#keyDown(e));
     root.addEventListener("focus", () => {
+      // The keyboard cursor shows for keyboard focus only, not after a click.
+      if (!root.matches(":focus-visible")) return;
       if (!this.cursor) this.cursor = [this.grid.length - 1, Math.floor(this.grid.length / 2)];
       this.#paintCursor();
     });
