@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     lease_ttl_ms: int = Field(
         10_000, description="Shard lease lifetime; renewed every third of it. Failover bound."
     )
+    snapshot_every: int = Field(
+        200, description="Events between snapshots of a game's state (0: never; replay all)."
+    )
     match_tick_ms: int = Field(200, description="How often the matchmaker tries to group players.")
     match_window: int = Field(
         100, description="Rating difference accepted at once between players matched together."

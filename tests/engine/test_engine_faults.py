@@ -133,3 +133,31 @@ async def test_an_ended_game_left_unclosed_is_closed_at_the_next_start(
     await wait_until(settled, "settlement by the next engine")
     assert await harness.ledger.balance(black) == 0
     assert await harness.ledger.check() == []
+
+
+async def test_a_reload_starts_from_the_latest_snapshot(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    harness = Harness(sqlite_store, fast_settings(tmp_path, snapshot_every=3))
+    await harness.start()
+    try:
+        white, black = await harness.players(2)
+        game_id = await harness.game([white, black])
+        for player, move in [(white, "e2e4"), (black, "e7e5"), (white, "g1f3"), (black, "b8c6")]:
+            assert (await harness.send(game_id, player, "move", move)).ok
+
+        async def snapshotted() -> bool:
+            saved = await harness.games.latest_snapshot(game_id)
+            return saved is not None and saved.seq == 3
+
+        await wait_until(snapshotted, "a snapshot at seq 3")
+        live = harness.engine.tables[game_id]
+        await harness.engine.stop()
+        harness.engine = harness.new_engine()
+        await harness.engine.start()
+        loaded = harness.engine.tables[game_id]
+        assert loaded.rules.encode(loaded.state) == live.rules.encode(live.state)
+        assert loaded.seq == 5 and loaded.moved == frozenset({0, 1})
+        assert (await harness.send(game_id, white, "move", "f1c4")).seq == 6
+    finally:
+        await harness.close()

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from meeple.engine.loader import ReplayError, replay
+from meeple.engine.loader import ReplayError, Snapshot, replay
 from meeple.engine.table import FINISHED, Table, decide
 from tests.engine.test_table import ALICE, BOB, new_table
 
@@ -69,3 +69,21 @@ def test_a_gap_in_the_log_is_refused() -> None:
     _, bodies = play(start, [(ALICE, "move", "e2e4"), (BOB, "move", "e7e5")], now=2_000)
     with pytest.raises(ReplayError):
         replay(blank(start), bodies, now_ms=9_000)
+
+
+def test_replay_from_a_snapshot_equals_the_full_replay() -> None:
+    start = new_table()
+    first = decide(replace(start, status="pending", seq=0), "start", 0, None, 1_000).events[0]
+    half, early = play(start, [(ALICE, "move", "e2e4"), (BOB, "move", "e7e5")], now=2_000)
+    live, late = play(
+        half, [(ALICE, "move", "g1f3"), (BOB, "draw.offer", None), (BOB, "move", "b8c6")], 9_000
+    )
+    snapshot = Snapshot.of(half)
+    assert snapshot.seq == 3
+    stored = Snapshot.from_json(3, snapshot.state, snapshot.to_json())
+    full = replay(blank(start), [first.body, *early, *late], now_ms=50_000)
+    fast = replay(blank(start), [first.body, *late], now_ms=50_000, snapshot=stored)
+    assert (fast.seq, fast.moved, fast.to_act) == (full.seq, full.moved, full.to_act)
+    assert fast.seq == live.seq == 6
+    assert fast.rules.encode(fast.state) == full.rules.encode(full.state)
+    assert fast.clock == full.clock and fast.seats == full.seats

@@ -352,8 +352,13 @@ class Engine:
         return retry
 
     def _keep(self, tables: dict[str, Table], batch_seen: dict[CommandKey, Reply]) -> None:
+        every = self.settings.snapshot_every
         for game_id, table in tables.items():
-            was_over = self.tables[game_id].over if game_id in self.tables else False
+            before = self.tables.get(game_id)
+            was_over = before.over if before is not None else False
+            if every > 0 and not table.over and before is not None:
+                if table.seq // every > before.seq // every:
+                    self._spawn(self._snapshot(table))
             self.tables[game_id] = table
             self._arm(table)
             if table.over and not was_over:
@@ -435,6 +440,12 @@ class Engine:
 
     async def _reply_all(self, commands: Sequence[Command], code: str, message: str) -> None:
         await self._send_replies([(c, Reply(False, code=code, message=message)) for c in commands])
+
+    async def _snapshot(self, table: Table) -> None:
+        try:
+            await storage.save_snapshot(self.store, table)
+        except Exception:
+            log.exception("snapshot of %s at %d failed", table.game_id, table.seq)
 
     # ---------------------------------------------------------------------- timers
 

@@ -12,7 +12,7 @@ disconnect deadlines restart at load time, and presence starts as "online"
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from meeple.engine.clocks import Clock
@@ -30,19 +30,61 @@ class ReplayError(Exception):
     code = "internal_error"
 
 
-def replay(table: Table, bodies: Sequence[bytes], now_ms: int) -> Table:
-    """The table after the events ``bodies`` (seq 1..n, in order), loaded at ``now_ms``."""
-    last: messages.Event | None = None
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A table's rules state after ``seq``, with what replay cannot read from the state:
+    the clocks of event ``seq`` and the seats that have made their first move."""
+
+    seq: int
+    state: bytes
+    clocks: tuple[int, ...]
+    moved: frozenset[int]
+
+    def to_json(self) -> dict[str, Any]:
+        """The store's ``game_snapshots.clocks`` column."""
+        return {"clocks": list(self.clocks), "moved": sorted(self.moved)}
+
+    @classmethod
+    def of(cls, table: Table) -> Snapshot:
+        """The snapshot of a table just committed: every event restarts the clocks, so
+        ``clock.remaining`` are the clocks of its last event."""
+        return cls(table.seq, table.rules.encode(table.state), table.clock.remaining, table.moved)
+
+    @classmethod
+    def from_json(cls, seq: int, state: bytes, data: dict[str, Any]) -> Snapshot:
+        """Read back what :meth:`to_json` stored."""
+        clocks = tuple(int(c) for c in data["clocks"])
+        return cls(seq, state, clocks, frozenset(int(s) for s in data["moved"]))
+
+
+def replay(
+    table: Table,
+    bodies: Sequence[bytes],
+    now_ms: int,
+    *,
+    snapshot: Snapshot | None = None,
+) -> Table:
+    """The table after the events ``bodies``, loaded at ``now_ms``.
+
+    Without a snapshot ``bodies`` are seq 1..n. With one, ``bodies`` are the
+    ``start`` event (seq 1, for the seats and options) and then the events after
+    the snapshot's seq.
+    """
+    last_clocks: tuple[int, ...] | None = None
     for body in bodies:
         frame = messages.decode_server(body)
         if not isinstance(frame, messages.Event) or frame.seq != table.seq + 1:
             raise ReplayError(f"{table.game_id}: expected event {table.seq + 1}, got {frame!r}")
         table = _apply(table, frame)
-        last = frame
-    if last is None or table.state is None:
+        last_clocks = tuple(frame.clocks)
+        if snapshot is not None and frame.seq == 1 and snapshot.seq > 1:
+            state = table.rules.decode(snapshot.state)
+            table = replace(table, state=state, seq=snapshot.seq, moved=snapshot.moved)
+            last_clocks = snapshot.clocks
+    if last_clocks is None or table.state is None:
         return table
     to_act = table.rules.to_act(table.state) if table.status == ACTIVE else ()
-    clock = Clock(remaining=tuple(last.clocks), running=(), since_ms=now_ms)
+    clock = Clock(remaining=last_clocks, running=(), since_ms=now_ms)
     running = tuple(s for s in to_act if s in table.moved)
     return replace(table, clock=clock.run(running, now_ms), turn_ms=now_ms, to_act=to_act)
 

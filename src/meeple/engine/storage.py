@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select
 
 from meeple import rules
-from meeple.engine.loader import replay
+from meeple.engine.loader import Snapshot, replay
 from meeple.engine.ratings import Skill
 from meeple.engine.table import Policy, SeatInfo, Table
 from meeple.store.database import Store
@@ -75,16 +75,29 @@ async def load_table(
         options=options,
         policy=policy_for(row.game, len(row.players)),
     )
+    snapshot = None
     bodies: list[bytes] = []
+    saved = await repo.latest_snapshot(game_id)
+    if saved is not None and saved.seq > 1:
+        snapshot = Snapshot.from_json(saved.seq, saved.state, dict(saved.clocks))
+        bodies = [e.body for e in await repo.events_after(game_id, 0, limit=1)]
+    after = snapshot.seq if snapshot is not None else 0
     while True:
-        page = await repo.events_after(game_id, len(bodies), limit=1000)
+        page = await repo.events_after(game_id, after, limit=1000)
         bodies.extend(e.body for e in page)
         if len(page) < 1000:
             break
+        after = page[-1].seq
     if not bodies and row.status in ("finished", "aborted"):
         # Closed before it ever started (e.g. the stakes could not be escrowed).
         return replace(table, status=row.status, result=row.result or {"reason": row.status})
-    return replay(table, bodies, now_ms)
+    return replay(table, bodies, now_ms, snapshot=snapshot)
+
+
+async def save_snapshot(store: Store, table: Table) -> None:
+    """Keep the table's state so that a reload replays only the events after it."""
+    snap = Snapshot.of(table)
+    await Games(store).save_snapshot(table.game_id, snap.seq, snap.state, snap.to_json())
 
 
 async def recorded_outcomes(
