@@ -59,6 +59,7 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
         from meeple.engine import Engine
         from meeple.gateway import Gateway
         from meeple.ledger import Ledger
+        from meeple.matchmaking import Matchmaker
         from meeple.web import static_files
 
         async with AsyncExitStack() as stack:
@@ -76,9 +77,9 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
             engine = Engine(store=the_store, bus=bus, ledger=ledger, settings=settings)
             await engine.start()
             stack.push_async_callback(engine.stop)
-            for tier in _matchmakers(the_store, bus, ledger, settings):
-                await tier.start()
-                stack.push_async_callback(tier.stop)
+            matchmaker = Matchmaker(store=the_store, bus=bus, ledger=ledger, settings=settings)
+            await matchmaker.start()
+            stack.push_async_callback(matchmaker.stop)
             gateway = Gateway(store=the_store, bus=bus, settings=settings)
             await gateway.start()
             stack.push_async_callback(gateway.stop)
@@ -116,12 +117,3 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
 async def metrics(_request: Request) -> Response:
     """Prometheus metrics of this process."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-def _matchmakers(store: Store, bus: Bus, ledger: object, settings: Settings) -> list[_Tier]:
-    return []
-
-
-class _Tier:
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...

@@ -63,7 +63,10 @@ async def test_flooding_is_limited_then_closed(platform: Platform) -> None:
     assert limited["code"] == "rate_limited" and limited["retry_after_ms"] > 0
     assert await client.wait_closed() == 1008
     pongs = [f for f in client.frames if f["type"] == "pong"]
-    assert 20 <= len(pongs) < 40  # the burst (20) and what the rate refilled meanwhile
+    assert 20 <= len(pongs) < 40  # the burst (20) and what the rate (10/s) refilled meanwhile
+    refusals = [f for f in client.frames if f.get("code") == "rate_limited"]
+    assert len(refusals) == len(client.frames) - 1 - len(pongs) <= 50  # each answered
+    assert {f["id"] for f in refusals} <= {f"f{n}" for n in range(200)}
     # Others are unaffected.
     other = await platform.welcome(await platform.player())
     await other.send({"type": "ping", "id": "ok"})
@@ -80,8 +83,8 @@ async def test_metrics_are_served(platform: Platform) -> None:
     assert "meeple_owned_shards 64.0" in response.text
 
 
-async def test_sigterm_drains_clients_and_exits_cleanly(tmp_path: Path) -> None:
-    server = make_server(tmp_path)
+async def test_sigterm_drains_clients_and_exits_cleanly(data_root: Path) -> None:
+    server = make_server(data_root)
     server.start()
     platform = Platform(server)
     try:

@@ -12,7 +12,6 @@ def test_bucket_allows_the_burst_then_the_rate() -> None:
     assert 1 <= bucket.retry_after_ms() <= 101
     assert not bucket.take(0.05)  # half a token so far
     assert bucket.take(0.1)  # a whole one at 10/s
-    assert bucket.strikes == 0
 
 
 def test_bucket_never_saves_more_than_the_burst() -> None:
@@ -22,12 +21,22 @@ def test_bucket_never_saves_more_than_the_burst() -> None:
     assert taken == [True, True, False]
 
 
-def test_strikes_count_refusals_in_a_row() -> None:
-    bucket = TokenBucket(rate=1.0, burst=1)
+def test_strikes_pile_up_in_a_flood_and_fade_when_it_stops() -> None:
+    bucket = TokenBucket(rate=1.0, burst=1, strike_decay_per_s=1.0)
     assert bucket.take(0.0)
     for n in range(1, 6):
         assert not bucket.take(0.0)
         assert bucket.strikes == n
+    # A flood at twice the rate: every other frame is refused, and strikes grow.
+    bucket = TokenBucket(rate=10.0, burst=1, strike_decay_per_s=1.0)
+    now = 0.0
+    for _ in range(40):
+        now += 0.05
+        bucket.take(now)
+    assert bucket.strikes > 15
+    # Backing off lets them fade.
+    assert bucket.take(now + 60.0)
+    assert bucket.strikes == 0
 
 
 def test_address_limit() -> None:

@@ -37,7 +37,7 @@ from meeple.gateway.connection import (
 from meeple.gateway.hub import Hub
 from meeple.gateway.limits import AddressLimiter, TokenBucket, frame_too_large
 from meeple.gateway.reads import GatewayReads
-from meeple.gateway.session import Session, error_frame
+from meeple.gateway.session import Session, error_frame, guess_id
 from meeple.obs import metrics
 from meeple.protocol import messages as m
 from meeple.settings import Settings
@@ -226,12 +226,14 @@ class Gateway:
             if not conn.bucket.take(now):
                 if conn.bucket.strikes >= self.settings.ws_flood_close_after:
                     conn.close(CLOSE_POLICY, "flood")
-                elif conn.bucket.strikes == 1 or conn.bucket.strikes % 10 == 0:
-                    # Say so once per run of refusals, not once per dropped frame.
+                else:
+                    # Every refused command gets its answer (with its id, when it has
+                    # one) so that a client can retry it after retry_after_ms.
                     conn.send(
                         error_frame(
                             "rate_limited",
                             f"at most {self.settings.ws_rate_per_s:g} frames per second",
+                            guess_id(text),
                             retry_after_ms=conn.bucket.retry_after_ms(),
                         )
                     )

@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` saved up; one token per frame.
 
-    A refused frame does not consume a token; :attr:`strikes` counts refusals in a
-    row (reset by the next accepted frame) so that a sustained flood can be told
-    apart from a burst.
+    A refused frame does not consume a token. :attr:`strikes` counts refusals and
+    forgets ``strike_decay_per_s`` of them per second, so that a client that hits
+    the limit now and then (and backs off) stays well below any threshold, while a
+    sustained flood, even one interleaved with accepted frames, piles them up.
     """
 
     rate: float
     burst: int
+    strike_decay_per_s: float = 1.0
     tokens: float = field(init=False)
     stamp: float | None = field(default=None, init=False)
-    strikes: int = field(default=0, init=False)
+    strikes: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self.tokens = float(self.burst)
@@ -32,13 +34,14 @@ class TokenBucket:
     def take(self, now: float) -> bool:
         """Spend a token at time ``now`` (seconds); False if none is left."""
         if self.stamp is not None:
-            self.tokens = min(float(self.burst), self.tokens + (now - self.stamp) * self.rate)
+            elapsed = now - self.stamp
+            self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate)
+            self.strikes = max(0.0, self.strikes - elapsed * self.strike_decay_per_s)
         self.stamp = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
-            self.strikes = 0
             return True
-        self.strikes += 1
+        self.strikes += 1.0
         return False
 
     def retry_after_ms(self) -> int:

@@ -75,7 +75,7 @@ class Session:
             message = m.decode_client(frame)
         except ProtocolError as exc:
             metrics.MESSAGES_IN.labels(type="invalid").inc()
-            conn.send(error_frame(exc.code, exc.message, _guess_id(frame)))
+            conn.send(error_frame(exc.code, exc.message, guess_id(frame)))
             return
         kind = type(message).__struct_config__.tag
         metrics.MESSAGES_IN.labels(type=str(kind)).inc()
@@ -211,7 +211,7 @@ class _IdOnly(msgspec.Struct):
     id: Any = None
 
 
-def _guess_id(frame: str) -> str | None:
+def guess_id(frame: str) -> str | None:
     """The ``id`` of a rejected frame if it has a usable one (so the client can match
     the error to its command)."""
     try:
