@@ -24,7 +24,12 @@ from meeple.protocol import messages as m
 from meeple.protocol.errors import ProtocolError
 from meeple.rules import RulesError
 
-TOKENS = {"alice-token": (1, "alice"), "bob-token": (2, "bob"), "carol-token": (3, "carol")}
+TOKENS = {
+    "alice-token": (1, "alice"),
+    "alice-token-2": (1, "alice"),
+    "bob-token": (2, "bob"),
+    "carol-token": (3, "carol"),
+}
 
 
 def fake_api() -> httpx.MockTransport:
@@ -75,6 +80,7 @@ class FakeGateway:
         self.rate_limit_next = 0  # answer this many commands with rate_limited first
         self.queue: list[tuple[int, ServerConnection]] = []
         self.connects = 0
+        self.refused: set[str] = set()  # tokens that stopped working (expired)
         self._server: Server | None = None
         self._ids = itertools.count(1)
 
@@ -152,6 +158,10 @@ class FakeGateway:
         token = ws.request.path.partition("token=")[2]
         if token.startswith("token-"):  # minted by fake_api for any username
             TOKENS.setdefault(token, (100 + len(TOKENS), token.removeprefix("token-")))
+        if token in self.refused:
+            await ws.send(m.encode(m.Error(code="token_expired", message="expired")).decode())
+            await ws.close(4401, "token expired")
+            return
         if token not in TOKENS:
             await ws.send(m.encode(m.Error(code="unauthorized", message="bad token")).decode())
             await ws.close(4401, "unauthorized")

@@ -58,3 +58,10 @@ async def test_a_fleet_plays_whole_games_to_their_end(tmp_path: Path) -> None:
     assert sum(s.moves for s in stats) == total_moves
     assert sum(s.errors for s in stats) == 0
     assert sum("over" in line for line in lines) == 4
+
+
+def test_bots_command_refuses_bad_arguments() -> None:
+    from meeple.cli import main
+
+    assert main(["bots", "--count", "0"]) == 2
+    assert main(["bots", "--count", "2", "--time-control", "fast"]) == 2

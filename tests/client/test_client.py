@@ -209,3 +209,29 @@ async def test_an_idle_client_pings_to_stay_connected(server: FakeGateway) -> No
     async with await connect(server, "alice-token", keepalive_s=0.05) as alice:
         await alice.wait_until(lambda: len(server.received) >= 2, WITHIN)
         assert all(isinstance(r, m.Ping) for r in server.received)
+
+
+async def test_reconnect_with_an_expired_token_asks_for_a_fresh_one(server: FakeGateway) -> None:
+    asked: list[str] = []
+
+    async def fresh_token() -> str:
+        asked.append("alice-token-2")
+        return "alice-token-2"
+
+    async with await connect(server, "alice-token", token_provider=fresh_token) as alice:
+        server.refused.add("alice-token")
+        await server.drop_all()
+        await alice.wait_until(lambda: alice.reconnects == 1, WITHIN)
+        assert asked == ["alice-token-2"]
+        assert (await alice.ping()).id
+
+
+async def test_without_a_token_provider_an_expired_token_closes_the_client(
+    server: FakeGateway,
+) -> None:
+    alice = await connect(server, "alice-token")
+    server.refused.add("alice-token")
+    await server.drop_all()
+    await asyncio.wait_for(alice.wait_closed(), WITHIN)
+    with pytest.raises(ClientClosed):
+        await alice.ping()

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from meeple.bots import BotAccounts, BotPlan, run_fleet
-from meeple.client import Api, Client, ws_url
+from meeple.client import Api, Client, HttpError, ws_url
 from meeple.protocol import messages as m
 from tests.services import free_port
 
@@ -99,6 +99,11 @@ async def test_four_bots_play_a_whole_fourchess_game(serve: Serve, tmp_path: Pat
         tokens = await api.login("bot-1", BotAccounts(tmp_path / "bots.json").password("bot-1"))
         wallet = await api.wallet(tokens.access_token)
         assert "balance" in wallet
+        renewed = await api.refresh(tokens.refresh_token)
+        assert renewed.access_token != tokens.access_token
+        with pytest.raises(HttpError) as info:
+            await api.login("bot-1", "not the password 1")
+        assert info.value.status == 401 and info.value.code
 
 
 async def test_clients_resume_a_game_across_a_server_restart(serve: Serve) -> None:

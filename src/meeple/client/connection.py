@@ -241,6 +241,7 @@ class Client:
                 continue
             self.reconnects += 1
             self._after_reconnect()
+            self._notify()
             return True
         raise AssertionError("unreachable")
 
