@@ -30,7 +30,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from meeple.bus.base import Bus
+from meeple.bus.base import Bus, BusError
 from meeple.engine import settlement, storage
 from meeple.engine.table import PLAYER_KINDS, NewEvent, Policy, Reply, Table, decide
 from meeple.engine.table import next_deadline as table_deadline
@@ -223,13 +223,14 @@ class Engine:
             # Rotate the queue order so that no shard starves the others under load.
             rotation = (rotation + 1) % len(shards)
             queues = [command_queue(s) for s in shards[rotation:] + shards[:rotation]]
-            batch_max = self.settings.engine_batch_max
-            items = await self.bus.pop(queues, max_items=batch_max, wait_s=0.5)
+            try:
+                items = await self._take(queues)
+            except BusError as exc:
+                log.warning("engine %s cannot reach the bus: %s", self.engine_id, exc)
+                await asyncio.sleep(0.5)  # the bus is restarting; commands are retried
+                continue
             if not items:
                 continue
-            if len(items) < batch_max and self.settings.engine_batch_wait_ms > 0:
-                wait_s = self.settings.engine_batch_wait_ms / 1000
-                items += await self.bus.pop(queues, max_items=batch_max - len(items), wait_s=wait_s)
             commands = []
             for _, data in items:
                 try:
@@ -242,6 +243,15 @@ class Engine:
                 # Nothing of the batch was committed; senders retry with the same ids.
                 log.exception("batch of %d commands failed", len(commands))
                 await self._reply_all(commands, "internal_error", "the engine failed; retry")
+
+    async def _take(self, queues: list[str]) -> list[tuple[str, bytes]]:
+        """A batch: wait for a first command, then let the batch fill for a moment."""
+        batch_max = self.settings.engine_batch_max
+        items = await self.bus.pop(queues, max_items=batch_max, wait_s=0.5)
+        if items and len(items) < batch_max and self.settings.engine_batch_wait_ms > 0:
+            wait_s = self.settings.engine_batch_wait_ms / 1000
+            items += await self.bus.pop(queues, max_items=batch_max - len(items), wait_s=wait_s)
+        return items
 
     async def _handle_batch(self, commands: Sequence[Command]) -> None:
         async with self._batch_lock:

@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 
 from meeple import rules
-from meeple.bus.base import Bus
+from meeple.bus.base import Bus, BusError
 from meeple.ledger import InsufficientFunds, Ledger
 from meeple.matchmaking.grouping import Waiting, Window, group, parse_time_control
 from meeple.matchmaking.store import Entry, MatchStore, Pending, QueueKey
@@ -140,7 +140,12 @@ class Matchmaker:
 
     async def _command_loop(self) -> None:
         while self._running:
-            items = await self.bus.pop([MATCHMAKER_QUEUE], max_items=64, wait_s=0.5)
+            try:
+                items = await self.bus.pop([MATCHMAKER_QUEUE], max_items=64, wait_s=0.5)
+            except BusError as exc:
+                log.warning("matchmaker cannot reach the bus: %s", exc)
+                await asyncio.sleep(0.5)  # senders retry with the same command ids
+                continue
             for _, data in items:
                 try:
                     command = decode_command(data)
@@ -199,6 +204,9 @@ class Matchmaker:
             offered = ", ".join(sorted(self.time_controls))
             raise Refused("bad_time_control", f"{time_control} is not offered ({offered})")
         base_ms, increment_ms = parse_time_control(time_control)
+        # A time control's minute lasts clock_minute_ms (shortened for tests and demos).
+        base_ms = base_ms * self.settings.clock_minute_ms // 60_000
+        increment_ms = increment_ms * self.settings.clock_minute_ms // 60_000
         if base_ms <= 0:
             raise Refused("bad_time_control", "a game needs some time on the clock")
         if (not private and stake not in self.stakes) or stake > self.settings.max_stake:
