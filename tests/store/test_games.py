@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import insert
 
 from meeple.store.database import Store
 from meeple.store.errors import (
@@ -15,6 +16,7 @@ from meeple.store.errors import (
     UnknownGame,
 )
 from meeple.store.games import Append, Appended, CommandRecord, Game, Games, NewEvent
+from meeple.store.schema import game_events
 from tests.store.factories import add_players
 
 
@@ -252,3 +254,21 @@ async def test_snapshots(store: Store, repo: Games) -> None:
     snap = await repo.latest_snapshot("g1")
     assert snap is not None
     assert (snap.seq, snap.state, snap.clocks) == (20, b"state-20", {"0": 900})
+
+
+async def test_a_log_ahead_of_its_counter_is_a_conflict(store: Store, repo: Games) -> None:
+    for gid in ("a", "b"):
+        await new_game(store, repo, gid, seats=2)
+    await repo.append("a", 0, [ev(1)])
+    # Plant seq 2 behind the repository's back: last_seq still says 1.
+    async with store.begin() as conn:
+        await conn.execute(
+            insert(game_events).values(game_id="a", seq=2, kind="x", seat=None, body=b"", ts_ms=0)
+        )
+    with pytest.raises(SequenceConflict) as caught:
+        await repo.append("a", 1, [ev(2)])
+    assert (caught.value.expected, caught.value.actual) == (1, 2)
+    results = await repo.append_many([Append("a", 1, [ev(2)]), Append("b", 0, [ev(1)])])
+    assert isinstance(results[0], SequenceConflict)
+    assert results[1] == Appended("b", 1, 1)
+    assert (await repo.get("a")).last_seq == 1  # type: ignore[union-attr]

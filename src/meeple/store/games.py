@@ -288,14 +288,24 @@ class Games:
     async def append_many(self, items: Sequence[Append]) -> list[Appended | StoreError]:
         """Append to many games in ONE commit; per item, what happened (input order).
 
-        Each item runs in its own savepoint: one that fails is rolled back alone and
-        its error is returned in its place, the others commit. Items are applied in
-        game id order (a fixed lock order: two batches never deadlock); several
-        items of one game apply in their given order.
+        An item that fails (stale seq, closed or unknown game, duplicate command)
+        writes nothing and its error is returned in its place; the others commit.
+        Items are applied in game id order (a fixed lock order: two batches never
+        deadlock); several items of one game apply in their given order.
+
+        The fast path checks every item's seq (compare-and-set) and then writes all
+        events and commands with one statement each. Should a write hit a constraint
+        (a duplicate command: rare, the engine looks commands up first), the batch is
+        rolled back and redone with one savepoint per item.
         """
-        outcomes: list[Appended | StoreError | None] = [None] * len(items)
         order = sorted(range(len(items)), key=lambda i: items[i].game_id)
         now = datetime.now(UTC)
+        try:
+            async with self._store.begin() as conn:
+                return await self._append_fast(conn, items, order, now)
+        except (_Redo, IntegrityError):
+            pass
+        outcomes: list[Appended | StoreError | None] = [None] * len(items)
         async with self._store.begin() as conn:
             for i in order:
                 try:
@@ -307,7 +317,48 @@ class Games:
                     outcomes[i] = await self._explain(items[i], conn)
         return [o for o in outcomes if o is not None]
 
+    async def _append_fast(
+        self, conn: AsyncConnection, items: Sequence[Append], order: list[int], now: datetime
+    ) -> list[Appended | StoreError]:
+        outcomes: list[Appended | StoreError | None] = [None] * len(items)
+        for i in order:
+            try:
+                outcomes[i] = await self._claim(conn, items[i], now)
+            except StoreError as exc:
+                outcomes[i] = exc
+        claimed = [items[i] for i in order if isinstance(outcomes[i], Appended)]
+        events = [row for item in claimed for row in _event_rows(item)]
+        if events:
+            await conn.execute(insert(game_events), events)
+        commands = [_command_row(item, now) for item in claimed if item.command is not None]
+        if commands:
+            upsert = pg_insert if self._store.dialect == "postgresql" else sqlite_insert
+            recorded = await conn.execute(
+                upsert(game_commands)
+                .on_conflict_do_nothing()
+                .returning(game_commands.c.command_id),
+                commands,
+            )
+            if len(recorded.all()) != len(commands):
+                raise _Redo  # a duplicate command: find it item by item
+        return [o for o in outcomes if o is not None]
+
     async def _append(self, conn: AsyncConnection, item: Append, now: datetime) -> Appended:
+        appended = await self._claim(conn, item, now)
+        if item.events:
+            await conn.execute(insert(game_events), _event_rows(item))
+        if item.command is not None:
+            upsert = pg_insert if self._store.dialect == "postgresql" else sqlite_insert
+            recorded = await conn.execute(
+                upsert(game_commands).values(**_command_row(item, now)).on_conflict_do_nothing()
+            )
+            if recorded.rowcount != 1:
+                command = item.command
+                raise DuplicateCommand(item.game_id, command.player_id, command.command_id)
+        return appended
+
+    async def _claim(self, conn: AsyncConnection, item: Append, now: datetime) -> Appended:
+        """Move the game's last_seq from expected to its new value, or refuse."""
         if item.status is not None and item.status not in STATUSES:
             raise ValueError(f"unknown game status {item.status!r}")
         last = item.expected_seq + len(item.events)
@@ -332,44 +383,7 @@ class Games:
         )
         if done.rowcount != 1:
             raise await self._refusal(conn, item)
-        if item.events:
-            await conn.execute(
-                insert(game_events),
-                [
-                    {
-                        "game_id": item.game_id,
-                        "seq": item.expected_seq + 1 + n,
-                        "kind": e.kind,
-                        "seat": e.seat,
-                        "body": e.body,
-                        "ts_ms": e.ts_ms,
-                    }
-                    for n, e in enumerate(item.events)
-                ],
-            )
-        if item.command is not None:
-            await self._record(conn, item, last, now)
         return Appended(item.game_id, item.expected_seq + 1, last)
-
-    async def _record(self, conn: AsyncConnection, item: Append, last: int, now: datetime) -> None:
-        command = item.command
-        assert command is not None
-        upsert = pg_insert if self._store.dialect == "postgresql" else sqlite_insert
-        recorded = await conn.execute(
-            upsert(game_commands)
-            .values(
-                game_id=item.game_id,
-                player_id=command.player_id,
-                command_id=command.command_id,
-                first_seq=item.expected_seq + 1 if item.events else None,
-                last_seq=last if item.events else None,
-                outcome=command.outcome,
-                created_at=now,
-            )
-            .on_conflict_do_nothing()
-        )
-        if recorded.rowcount != 1:
-            raise DuplicateCommand(item.game_id, command.player_id, command.command_id)
 
     async def _refusal(self, conn: AsyncConnection, item: Append) -> StoreError:
         row = (
@@ -471,6 +485,38 @@ class Games:
         return Snapshot(
             row.game_id, int(row.seq), bytes(row.state), row.clocks, _aware(row.created_at)
         )
+
+
+class _Redo(Exception):
+    """The fast batch path met a constraint: redo the batch item by item."""
+
+
+def _event_rows(item: Append) -> list[dict[str, Any]]:
+    return [
+        {
+            "game_id": item.game_id,
+            "seq": item.expected_seq + 1 + n,
+            "kind": e.kind,
+            "seat": e.seat,
+            "body": e.body,
+            "ts_ms": e.ts_ms,
+        }
+        for n, e in enumerate(item.events)
+    ]
+
+
+def _command_row(item: Append, now: datetime) -> dict[str, Any]:
+    command = item.command
+    assert command is not None
+    return {
+        "game_id": item.game_id,
+        "player_id": command.player_id,
+        "command_id": command.command_id,
+        "first_seq": item.expected_seq + 1 if item.events else None,
+        "last_seq": item.expected_seq + len(item.events) if item.events else None,
+        "outcome": command.outcome,
+        "created_at": now,
+    }
 
 
 def _game(row: Row[Any], players: tuple[int, ...]) -> Game:
