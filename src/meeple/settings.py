@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         description="Stakes offered (minor units per seat); 0 is a free game.",
     )
     max_stake: int = Field(100_000, description="Largest stake of a private game, minor units.")
+    clock_minute_ms: int = Field(
+        60_000,
+        description="How long a time control's minute lasts, ms (increments scale alike). "
+        "Only tests and demos change it: 1000 makes a 1+0 game last a second per seat.",
+    )
     first_move_timeout_s: float = Field(
         30.0, description="A seat's first move not made in this time aborts the game (refund)."
     )

@@ -151,6 +151,7 @@ class Platform:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.clients: list[WsClient] = []
+        self.players: list[Player] = []
         self._operator: Tokens | None = None
 
     async def player(self, funds: int = 0) -> Player:
@@ -166,6 +167,7 @@ class Platform:
             player = Player(name, int(me.json()["id"]), tokens)
         if funds:
             await self.deposit(name, funds)
+        self.players.append(player)
         return player
 
     async def operator_token(self) -> str:
