@@ -306,6 +306,7 @@ async def test_flooding_is_rate_limited_then_closed(make_rig: MakeRig) -> None:
         await client.send({"type": "move", "game_id": game_id, "move": "e2e4", "id": f"f{n}"})
     limited = await client.type("error")
     assert limited["code"] == "rate_limited" and limited["retry_after_ms"] > 0
+    assert limited["id"].startswith("f")  # the client can retry exactly that command
     assert await client.wait_closed() == 1008
     # Only the burst got through to the engine (one move, then not_your_turn).
     moves = [c for c in rig.engine.received if c.kind == "move"]
