@@ -12,7 +12,7 @@ A pytest plugin (loaded by ``tests/conftest.py``). Fixtures:
 - ``store``: an open :class:`meeple.store.database.Store` on either backend
   (parametrized ``sqlite`` / ``postgresql``).
 - ``redis`` (session): a ``redis-server`` without persistence, with ``url``,
-  ``restart()``, ``kill()`` and ``start()``.
+  ``restart()``, ``kill()``, ``start()``, ``pause()`` and ``resume()``.
 
 PostgreSQL refuses to run as root, so when the tests run as root (CI containers)
 the server runs as the ``postgres`` user that the Debian package creates.
@@ -354,6 +354,16 @@ class RedisServer:
         """Clean stop, then start on the same port (empty)."""
         self.stop()
         self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP the server: connections stay open but nothing answers."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused server."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
 
 
 # ------------------------------------------------------------------------- fixtures

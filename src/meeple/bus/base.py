@@ -17,12 +17,25 @@ adapter can keep it:
 
 Every buffer is bounded: a subscriber that falls behind by more than its limit
 is marked ``overflowed`` and dropped (it must resubscribe and resync).
+
+A subscriber whose connection to the bus broke (Redis restarted, network cut)
+does *not* end: it reconnects and resubscribes by itself, then yields the marker
+frame ``(GAP_TOPIC, b"")`` once its topics are live again, and counts it in
+``gaps``. Frames published while it was away are gone: on the marker, resync
+every topic from the store (as after an overflow, without resubscribing). The
+in-memory adapter never loses its connection, so it never yields the marker.
+Likewise ``subscribe`` does not fail while the bus is away: its topics go live on
+the reconnect, which the marker announces.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
+
+GAP_TOPIC = ""
+"""Topic of the marker ``(GAP_TOPIC, b"")`` that a subscriber yields after a reconnect:
+frames may have been lost before it (no real topic is empty)."""
 
 
 class BusError(Exception):
@@ -41,6 +54,8 @@ class Subscriber(ABC):
     """One consumer's subscriptions; iterate it for ``(topic, data)`` pairs."""
 
     overflowed: bool = False
+    gaps: int = 0
+    """How many ``GAP_TOPIC`` markers this subscriber has yielded (reconnects that lost frames)."""
 
     @abstractmethod
     async def subscribe(self, *topics: str) -> None:
