@@ -93,7 +93,14 @@ async def test_concurrent_migrations_do_not_race(postgres: PostgresServer, empty
             await s.close()
 
 
-async def test_postgresql_commits_synchronously(pg_url: str) -> None:
+async def test_postgresql_commits_synchronously(postgres: PostgresServer, pg_url: str) -> None:
+    name = pg_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(postgres.dsn())
+    try:
+        # Even where an operator turned it off for the database, the store turns it on.
+        await admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    finally:
+        await admin.close()
     store = await Store.open(pg_url, migrate=False)
     try:
         async with store.connect() as conn:
@@ -101,6 +108,11 @@ async def test_postgresql_commits_synchronously(pg_url: str) -> None:
             assert await conn.scalar(text("SHOW fsync")) == "on"
     finally:
         await store.close()
+        admin = await asyncpg.connect(postgres.dsn())
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" RESET synchronous_commit')
+        finally:
+            await admin.close()
 
 
 async def test_sqlite_is_wal_with_full_sync(sqlite_url: str) -> None:

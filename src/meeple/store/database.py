@@ -6,7 +6,7 @@ differs is durability and locking, set up here:
 - SQLite (embedded default): WAL journal with ``synchronous=FULL`` (a commit is on
   disk before it returns), foreign keys on, and every transaction starts with
   ``BEGIN IMMEDIATE`` so that concurrent writers queue instead of failing.
-- PostgreSQL (asyncpg): ``synchronous_commit=on``; a pool of connections.
+- PostgreSQL (asyncpg): every connection sets ``synchronous_commit=on``; a pool.
 """
 
 from __future__ import annotations
@@ -111,7 +111,12 @@ def _create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # Durable before acknowledged (DESIGN.md inv. 1): a commit returns only once its WAL
+    # is flushed, whatever the server's or the database's default says.
+    durable = {"server_settings": {"synchronous_commit": "on"}}
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=durable
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
