@@ -144,3 +144,16 @@ def test_state_frame_for_player_and_spectator() -> None:
     frame = messages.decode_server(spectator.reply.payload)
     assert isinstance(frame, messages.State) and frame.you is None
     assert frame.view["position"] == frame.view["fen"]  # the position text is always there
+
+
+def test_events_carry_the_position_and_the_legal_moves_to_act() -> None:
+    table = new_table()
+    start = decide(new_table(), "start", 0, None, 2_000)  # idempotent: no new event
+    assert start.events == ()
+    moved = decide(table, "move", ALICE, "e2e4", 5_000)
+    frame = event(moved.events[0].body)
+    assert frame.data["position"] == "rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1"
+    assert len(frame.data["legal"]) == 20 and "e7e5" in frame.data["legal"]
+    resigned = decide(moved.table, "resign", BOB, None, 6_000)
+    over = [event(e.body) for e in resigned.events if e.kind == "game_over"]
+    assert over and "position" not in over[0].data  # the result stays as it was

@@ -347,6 +347,8 @@ def _emit(
     table: Table, kind: str, seat: int | None, data: dict[str, Any], now_ms: int
 ) -> tuple[Table, NewEvent]:
     seq = table.seq + 1
+    if table.state is not None and table.status == ACTIVE:
+        data = {**data, **_position(table)}
     frame = messages.Event(
         game_id=table.game_id,
         seq=seq,
@@ -358,6 +360,23 @@ def _emit(
         to_act=list(table.to_act),
     )
     return replace(table, seq=seq), NewEvent(seq, kind, seat, now_ms, messages.encode(frame))
+
+
+def _position(table: Table) -> dict[str, Any]:
+    """The position after an event, and the legal moves of the seats to act, so that
+    clients need no rules of their own to draw the board and hint moves."""
+    rules, state = table.rules, table.state
+    out: dict[str, Any] = {}
+    try:
+        out["position"] = rules.position_to_text(state)
+    except ActionUnavailableError:  # a game without position text
+        pass
+    out["legal"] = [
+        rules.format_move(state, move)
+        for seat in table.to_act
+        for move in rules.legal_moves(state, seat)
+    ]
+    return out
 
 
 # ---------------------------------------------------------------------- deadlines
