@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("ledger", "ledger tools: `meeple ledger check` verifies the books"),
     "migrate": ("migrate", "create or upgrade the store's schema"),
     "bots": ("bots", "bots that queue and play random legal moves"),
+    "config": ("config", "list every setting (MEEPLE_* variables) with its default"),
     "accounts": ("accounts", "operator accounts: `create-operator USERNAME`, `promote USERNAME`"),
 }
 
