@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from meeple.settings import Settings
+from meeple.settings import Settings, load
 
 SECRET_FIELDS = frozenset({"signing_key", "database_url", "redis_url"})
 
@@ -36,7 +36,7 @@ def markdown_table() -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the settings."""
     if args.effective:
-        settings = Settings()
+        settings = load()
         for name in Settings.model_fields:
             value = getattr(settings, name)
             if name in SECRET_FIELDS and value is not None:
