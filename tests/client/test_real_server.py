@@ -158,3 +158,55 @@ async def test_clients_resume_a_game_across_a_server_restart(serve: Serve) -> No
     finally:
         for client in clients:
             await client.close()
+
+
+OPERATOR = ("ops1", "Operator-pass-1")
+
+
+@pytest.fixture(scope="module")
+def operator(serve: Serve) -> tuple[str, str]:
+    """An operator account, made with ``meeple accounts create-operator`` (password on stdin)."""
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meeple.cli",
+            "accounts",
+            "--data-dir",
+            str(serve.data_dir),
+            "create-operator",
+            OPERATOR[0],
+        ],
+        input=OPERATOR[1] + "\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    return OPERATOR
+
+
+async def test_staked_bots_are_funded_by_the_operator_and_paid_out(
+    serve: Serve, operator: tuple[str, str], tmp_path: Path
+) -> None:
+    accounts = BotAccounts(tmp_path / "bots.json")
+    stats = await run_fleet(
+        serve.base_url,
+        4,
+        BotPlan(game="fourchess", time_control="3+2", stake=100, games=1),
+        accounts=accounts,
+        first=21,
+        seed=4,
+        operator=operator,
+    )
+    assert [s.games for s in stats] == [1, 1, 1, 1]
+    balances = []
+    async with Api(serve.base_url) as api:
+        for n in range(21, 25):
+            tokens = await api.login(f"bot-{n}", accounts.password(f"bot-{n}"))
+            balances.append(int((await api.wallet(tokens.access_token))["balance"]))
+    top_up = 100 * 20  # TOP_UP_STAKES stakes each
+    rake = 400 * 500 // 10_000  # 5% of the pot (default rake_bps)
+    assert sum(balances) == 4 * top_up - rake
+    assert max(balances) > top_up > min(balances)

@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 
-from meeple.client import Api, Client, CommandError, GameView, ws_url
+from meeple.client import Api, Client, CommandError, GameView, Tokens, ws_url
 from meeple.protocol import messages as m
 from meeple.rules import Claim, RulesError
 
@@ -25,8 +25,14 @@ log = logging.getLogger(__name__)
 
 # Commands whose refusal means our view is behind the server's: resync and go on.
 _OUT_OF_STEP = frozenset({"not_your_turn", "illegal_move", "bad_notation", "action_unavailable"})
+# A top-up covers this many stakes, so bots are not funded before every game.
+TOP_UP_STAKES = 20
 # How long to wait for an opponent (or a match) before checking on things again.
 POLL_S = 1.0
+
+
+Funder = Callable[[str, int], Awaitable[None]]
+"""``funder(username, amount)`` credits a bot's wallet (an operator's deposit)."""
 
 
 @dataclass
@@ -66,6 +72,7 @@ class Bot:
         progress: Callable[[str], None] | None = None,
         keep_waiting: Callable[[], bool] | None = None,
         api_transport: httpx.AsyncBaseTransport | None = None,
+        funder: Funder | None = None,
     ) -> None:
         self.base_url = base_url
         self.name = name
@@ -78,6 +85,9 @@ class Bot:
         self._matched: m.Matched | None = None
         self._dropped: m.QueueStatus | None = None
         self._api_transport = api_transport  # tests answer HTTP in memory
+        self._funder = funder
+        self._api: Api
+        self._tokens: Tokens
         self.client: Client | None = None
 
     async def run(self, login_gate: asyncio.Semaphore | None = None) -> BotStats:
@@ -98,6 +108,7 @@ class Bot:
             )
             self.client = client
             client.on_frame(self._on_frame)
+            self._api, self._tokens = api, tokens
             try:
                 await self._play_all(client)
             finally:
@@ -126,6 +137,7 @@ class Bot:
     async def _find_game(self, client: Client) -> str | None:
         """Queue and wait for a match; None if the fleet gave up waiting."""
         self._matched = self._dropped = None
+        await self._fund()
         try:
             await client.join_queue(self.plan.game, self.plan.time_control, self.plan.stake)
         except CommandError as exc:
@@ -150,6 +162,15 @@ class Bot:
             assert matched is not None
             self._progress(f"{self.name}: matched in {matched.game_id}")
             return matched.game_id
+
+    async def _fund(self) -> None:
+        """Top the wallet up through the funder when it cannot cover the stake."""
+        if self.plan.stake <= 0 or self._funder is None:
+            return
+        balance = int((await self._api.wallet(self._tokens.access_token)).get("balance", 0))
+        if balance < self.plan.stake:
+            await self._funder(self.name, self.plan.stake * TOP_UP_STAKES)
+            self._progress(f"{self.name}: wallet topped up")
 
     @staticmethod
     def _game_in_progress(client: Client) -> str | None:

@@ -1,4 +1,4 @@
-"""HTTP helpers for the api tier (httpx): register, login, refresh, wallet.
+"""HTTP helpers for the api tier (httpx): register, login, refresh, wallet, deposit.
 
 The api answers JSON; an error is an RFC 9457 problem with a stable ``code`` and a
 ``detail`` (``{"code", "message"}`` and FastAPI's bare ``{"detail"}`` are read too),
@@ -132,6 +132,30 @@ class Api:
     async def wallet(self, access_token: str) -> dict[str, Any]:
         """The player's wallet (balance in integer minor units)."""
         return await self._call("GET", "/wallet", token=access_token)
+
+    async def deposit(
+        self,
+        operator_token: str,
+        username: str,
+        amount: int,
+        *,
+        idempotency_key: str,
+        memo: str | None = None,
+    ) -> dict[str, Any]:
+        """Operator only: credit ``amount`` minor units to a player's wallet, once per key."""
+        response = await self._http.post(
+            f"/operator/players/{username}/deposit",
+            json={"amount": amount, "memo": memo},
+            headers={
+                "Authorization": f"Bearer {operator_token}",
+                "Idempotency-Key": idempotency_key,
+            },
+        )
+        if response.status_code >= 400:
+            raise _error(response)
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
 
     async def register_or_login(self, username: str, password: str) -> Tokens:
         """Register ``username`` if it is new, else log in; the session's tokens."""

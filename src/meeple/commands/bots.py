@@ -4,9 +4,12 @@
 
     meeple bots --count 8                                   # fourchess 3+2, until Ctrl-C
     meeple bots --count 2 --game chess --games 5 --think-ms 200
+    MEEPLE_OPERATOR_PASSWORD=... meeple bots --count 4 --stake 100 --operator ops
 
 Bots are accounts ``bot-1`` ... ``bot-N``, registered on first use; their passwords
 derive from a secret in ``$MEEPLE_DATA_DIR/meeple-bots.json`` (or ``~/.cache``).
+For staked games, ``--operator`` names an operator account whose deposits top up a
+bot's wallet when it cannot cover the stake.
 Progress goes to standard error; the exit status is 0 when every bot finished.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 from pathlib import Path
@@ -38,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first", type=int, default=1, help="number of the first bot (default 1)")
     parser.add_argument("--seed", type=int, help="random seed (default: random)")
     parser.add_argument("--secrets", type=Path, help="the bots' secret file (default: see above)")
+    parser.add_argument(
+        "--operator",
+        help="operator account that tops up bots' wallets for staked games "
+        "(password from MEEPLE_OPERATOR_PASSWORD)",
+    )
 
 
 def _progress(line: str) -> None:
@@ -53,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
     if not re.fullmatch(r"\d{1,3}\+\d{1,3}", args.time_control):
         sys.stderr.write(f"meeple bots: error: bad --time-control {args.time_control!r}\n")
         return 2
+    operator = None
+    if args.operator:
+        password = os.environ.get("MEEPLE_OPERATOR_PASSWORD")
+        if not password:
+            sys.stderr.write("meeple bots: error: --operator needs MEEPLE_OPERATOR_PASSWORD\n")
+            return 2
+        operator = (args.operator, password)
     plan = BotPlan(
         game=args.game,
         time_control=args.time_control,
@@ -70,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 first=args.first,
                 seed=args.seed,
                 progress=_progress,
+                operator=operator,
             )
         )
     except KeyboardInterrupt:
