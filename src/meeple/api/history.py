@@ -1,4 +1,5 @@
-"""Read side of games: profiles with stats, game histories, one game with its log.
+"""Read side of games: profiles with stats, game histories, the public list of games,
+one game with its log.
 
 Cursors are opaque to clients: base64url of ``<created_at ISO>|<game id>`` of the last
 game on the page, so pages stay stable while new games are added (keyset pagination).
@@ -19,9 +20,11 @@ from meeple.api.problems import ApiError
 from meeple.api.schemas import (
     GameDetail,
     GameEvent,
+    GameList,
     GamePage,
     GameStats,
     GameSummary,
+    ListedGame,
     PublicProfile,
     Seat,
 )
@@ -104,6 +107,67 @@ async def player_games(
     items = [_summary(row, seats.get(row.id, [])) for row in page]
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
     return GamePage(items=items, next_cursor=next_cursor)
+
+
+async def list_games(
+    conn: AsyncConnection,
+    *,
+    status: str,
+    game: str | None,
+    limit: int,
+    cursor: str | None,
+    minute_ms: int = 60_000,
+) -> GameList:
+    """A page of the ``status`` games (``active`` or ``finished``), newest start first.
+
+    ``minute_ms`` is how long a time control's minute lasts on this deployment, so that
+    the time control reads as players chose it (``"3+2"``) even where clocks are scaled.
+    """
+    query = (
+        select(games)
+        .where(games.c.status == status, games.c.started_at.is_not(None))
+        .order_by(games.c.started_at.desc(), games.c.id.desc())
+        .limit(limit + 1)
+    )
+    if game is not None:
+        query = query.where(games.c.game == game)
+    if cursor is not None:
+        started_at, game_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                games.c.started_at < started_at,
+                and_(games.c.started_at == started_at, games.c.id < game_id),
+            )
+        )
+    rows = (await conn.execute(query)).all()
+    page, more = rows[:limit], len(rows) > limit
+    seats = await _seats(conn, [row.id for row in page])
+    items = [
+        ListedGame(
+            id=row.id,
+            game=row.game,
+            status=row.status,
+            private=row.invite_code is not None,
+            time_control=_time_control(row.base_ms, row.increment_ms, minute_ms),
+            base_ms=row.base_ms,
+            increment_ms=row.increment_ms,
+            stake=row.stake,
+            currency=row.currency,
+            started_at=aware(row.started_at),
+            ended_at=aware(row.ended_at) if row.ended_at else None,
+            last_seq=row.last_seq,
+            seats=seats.get(row.id, []),
+        )
+        for row in page
+    ]
+    next_cursor = encode_cursor(page[-1].started_at, page[-1].id) if more and page else None
+    return GameList(items=items, next_cursor=next_cursor)
+
+
+def _time_control(base_ms: int, increment_ms: int, minute_ms: int) -> str:
+    # Increments scale with the minute too (see Settings.clock_minute_ms).
+    scale = 60_000 / minute_ms
+    return f"{base_ms * scale / 60_000:g}+{increment_ms * scale / 1000:g}"
 
 
 async def game_detail(conn: AsyncConnection, game_id: str) -> GameDetail | None:

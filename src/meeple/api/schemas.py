@@ -152,6 +152,31 @@ class GamePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
 
 
+class ListedGame(BaseModel):
+    """A game as the public list of active or finished games shows it."""
+
+    id: str
+    game: str
+    status: Literal["active", "finished"]
+    private: bool = Field(description="Made by invite code (anyone may still watch it).")
+    time_control: str = Field(description='As players say it: "3+2" (minutes+seconds).')
+    base_ms: int
+    increment_ms: int
+    stake: int = Field(description="Stake per seat, minor units of `currency`.")
+    currency: str
+    started_at: datetime
+    ended_at: datetime | None
+    last_seq: int = Field(description="The last event's seq: subscribe after it to follow.")
+    seats: list[Seat]
+
+
+class GameList(BaseModel):
+    """One page of the public game list, newest first."""
+
+    items: list[ListedGame]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
 class GameEvent(BaseModel):
     """One entry of a game's event log."""
 
