@@ -2,7 +2,8 @@
 
 Routes, first match wins: ``/ws`` (the gateway), ``/metrics`` (Prometheus), then
 everything else to the api's FastAPI app (``/api/...``, ``/healthz``, ``/readyz``).
-The lifespan opens the store and the in-memory bus and starts, in order, the
+The lifespan opens the store and the bus (in memory, or Redis with
+``MEEPLE_REDIS_URL``) and starts, in order, the
 api, the engine, the matchmaker and the gateway; shutdown runs in reverse, the
 gateway draining first while the engine still answers its commands in flight.
 
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from meeple.bus.base import Bus
-from meeple.bus.memory import MemoryBus
+from meeple.bus.factory import open_bus
 from meeple.settings import Settings
 from meeple.store.database import Store
 
@@ -67,7 +68,7 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
             if the_store is None:
                 the_store = await Store.open(settings.effective_database_url)
                 stack.push_async_callback(the_store.close)
-            bus = MemoryBus()
+            bus = open_bus(settings)  # MEEPLE_REDIS_URL: Redis, else in memory
             stack.push_async_callback(bus.close)
             api = create_app(settings, the_store)
             # The browser client at /, after every api route (their 404s stay problems).

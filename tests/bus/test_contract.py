@@ -266,3 +266,15 @@ async def test_many_leases_at_once(bus: Bus) -> None:
 
 async def test_ping(bus: Bus) -> None:
     assert await bus.ping()
+
+
+async def test_concurrent_subscribes_are_all_live_when_they_return(
+    bus: Bus, collect: Collect
+) -> None:
+    col = collect()
+    topics = [f"many.{i}" for i in range(100)]
+    await asyncio.gather(*(col.sub.subscribe(t) for t in topics))
+    await bus.publish_many([(t, t.encode()) for t in topics])
+    await col.count(len(topics))
+    assert sorted(col.frames) == sorted((t, t.encode()) for t in topics)
+    assert col.sub.gaps == 0

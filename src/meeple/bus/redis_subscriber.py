@@ -92,19 +92,21 @@ class RedisSubscriber(Subscriber):
                 self._missed = True
                 return
             todo = [t for t in new if t in self._wanted and t not in self._sent]
+            # Expect the confirmations before sending: the reader may read them
+            # while this task still waits for the send to drain.
+            for topic in todo:
+                self._sent.add(topic)
+                self._expect(topic)
+            # Topics sent by the (re)connect wait for the same confirmations.
+            waits = [q[-1] for t in new if (q := self._acks.get(t))]
             if todo:
                 try:
                     await conn.send_command(
                         "SUBSCRIBE", *[self._prefix + t for t in todo], check_health=False
                     )
                 except (RedisError, OSError):
-                    self._missed = True
+                    self._missed = True  # the reader sees the broken connection too
                     return
-                for topic in todo:
-                    self._sent.add(topic)
-                    self._expect(topic)
-            # Topics sent by the (re)connect wait for the same confirmations.
-            waits = [q[-1] for t in new if (q := self._acks.get(t))]
         if not waits:
             return
         try:
@@ -186,13 +188,13 @@ class RedisSubscriber(Subscriber):
     async def _resubscribe(self, conn: AbstractConnection) -> None:
         async with self._write_lock:
             topics = sorted(self._wanted)
+            self._sent = set(topics)
+            for topic in topics:
+                self._expect(topic)
             if topics:
                 await conn.send_command(
                     "SUBSCRIBE", *[self._prefix + t for t in topics], check_health=False
                 )
-            self._sent = set(topics)
-            for topic in topics:
-                self._expect(topic)
             self._conn = conn
             if self._connected_once:
                 self.reconnects += 1
