@@ -341,3 +341,37 @@ async def test_drain_answers_commands_in_flight_then_closes(rig: Rig) -> None:
     late = await rig.connect(token)
     assert (await late.type("notice"))["code"] == "draining"
     assert await late.wait_closed() == 1012
+
+
+async def test_falling_behind_the_bus_resyncs_from_the_store(rig: Rig) -> None:
+    hub = rig.gateway.hub
+    await hub.stop()
+    hub.buffer_limit = 5  # the bus drops this gateway's subscriber past 5 waiting frames
+    await hub.start()
+    game_id, [(_, token), _] = await _game(rig)
+    client = await rig.welcome(token)
+    await client.call({"type": "subscribe", "game_id": game_id})
+    game = rig.engine.games[game_id]
+    for n in range(20):
+        await rig.engine.append(game, "move", n % 2, {"n": n}, publish=False)
+    async with rig.store.connect() as conn:
+        bodies = (
+            await conn.execute(
+                select(game_events.c.body)
+                .where(game_events.c.game_id == game_id, game_events.c.seq > 1)
+                .order_by(game_events.c.seq)
+            )
+        ).scalars()
+        frames = list(bodies)
+    dropped = hub._subscriber
+    for body in frames:  # all at once, faster than the hub drains them
+        await rig.bus.publish(game_topic(game_id), body)
+    assert dropped is not None and dropped.overflowed
+    await client.wait_for(lambda f: f.get("seq") == 21)
+    assert seqs_of(client.events(game_id)) == list(range(2, 22))
+    # Commands still find their replies after the resubscription.
+    assert (await client.call({"type": "move", "game_id": game_id, "move": "x"}))["seq"] == 22
+
+
+def seqs_of(events: list[dict[str, object]]) -> list[object]:
+    return [e["seq"] for e in events]
