@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from meeple.client import Client
+from meeple.protocol import messages as m
 from tests.e2e.conftest import Platform, Player
 from tests.e2e.helpers import eventually, queue_and_match, stored_events, subscribe, until_event
 from tests.gateway.wsclient import WsClient
@@ -83,6 +85,12 @@ async def test_sigkill_mid_game_loses_nothing_and_charges_no_downtime(
     await _move(seats[1], game_id, "e7e5")
     assert await _move(seats[0], game_id, "g2g4") == 4
     before = await seats[1].wait_for(lambda f: f.get("type") == "event" and f["seq"] == 4)
+    # A spectator on the Python SDK, which reconnects and resumes by itself.
+    fan = await platform.player()
+    sdk = await Client.connect(server.ws_url, fan.token)
+    seen: list[m.ServerMessage] = []
+    sdk.on_frame(seen.append)
+    await sdk.subscribe(game_id)
     killed_ms = time.time() * 1000
     server.kill()
     await platform.close()
@@ -106,6 +114,16 @@ async def test_sigkill_mid_game_loses_nothing_and_charges_no_downtime(
     since_restart, since_kill = sent_ms - restarted_ms, sent_ms - killed_ms
     assert 0 <= charged <= since_restart + 300, (charged, since_restart)
     assert charged < since_kill - OUTAGE_S * 1000 + 300, (charged, since_kill)
+
+    try:
+        await sdk.wait_until(lambda: sdk.last_seq(game_id) == over["seq"], within=15)
+        assert sdk.reconnects >= 1
+        states = [f for f in seen if isinstance(f, m.State)]
+        events = [f.seq for f in seen if isinstance(f, m.Event)]
+        assert [s.seq for s in states] == [4]
+        assert events == [5, 6]  # after the state, once each, across the crash
+    finally:
+        await sdk.close()
 
     stored = await stored_events(server.data_dir, game_id)
     assert [b["kind"] for _, b in stored] == ["start", "move", "move", "move", "move", "game_over"]
