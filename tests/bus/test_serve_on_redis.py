@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -57,3 +59,36 @@ async def test_a_game_is_matched_and_played_over_redis(
         assert (await probe.holder(shard_lease(0))) is not None
     finally:
         await probe.close()
+
+
+async def test_a_game_continues_after_a_redis_restart(
+    platform: Platform, redis: RedisServer
+) -> None:
+    alice, bob = await platform.player(funds=1000), await platform.player(funds=1000)
+    a, b = await platform.welcome(alice), await platform.welcome(bob)
+    game_id, by_seat = await queue_and_match([a, b], "chess", "3+2", 100)
+    white, black = by_seat[0], by_seat[1]
+    for client in (white, black):
+        await subscribe(client, game_id)
+        await client.type("state")
+    assert (await white.call({"type": "move", "game_id": game_id, "move": "e2e4"}))["type"] == "ack"
+
+    redis.kill()  # leases, queues and subscriptions are gone with it
+    await asyncio.sleep(1.5)  # longer than the bus's retries: every tier sees the outage
+    redis.start()
+
+    # Black retries the same command id until an engine owns the game again.
+    move = {"type": "move", "game_id": game_id, "move": "e7e5", "id": "b-1"}
+    deadline = time.monotonic() + 20
+    while True:
+        reply = await black.call(move, within=10)
+        if reply["type"] == "ack":
+            break
+        assert reply["code"] in {"games_unavailable", "timeout"}, reply
+        assert time.monotonic() < deadline, "the game never came back"
+        await asyncio.sleep(0.2)
+    assert reply["seq"] == 3
+    event = await white.wait_for(
+        lambda f: f.get("type") == "event" and f.get("seq") == 3, 10, what="black's move"
+    )
+    assert event["data"]["move"] == "e7e5"
