@@ -128,7 +128,12 @@ class Settings(BaseSettings):
         2, description="How long an engine lets a batch fill after its first command."
     )
     lease_ttl_ms: int = Field(
-        10_000, description="Shard lease lifetime; renewed every third of it. Failover bound."
+        2_000,
+        description="Engine and shard lease lifetime; renewed every third of it. A killed "
+        "engine's games are taken over within it (plus one poll and the reload).",
+    )
+    lease_poll_ms: int = Field(
+        250, description="How often an engine looks for free shards and rebalances its share."
     )
     snapshot_every: int = Field(
         200, description="Events between snapshots of a game's state (0: never; replay all)."

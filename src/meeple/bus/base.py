@@ -120,6 +120,10 @@ class Bus(ABC):
     async def holder(self, name: str) -> str | None:
         """Who holds the lease now (``None``: nobody)."""
 
+    async def holders(self, names: Sequence[str]) -> list[str | None]:
+        """Who holds each of several leases now (adapters read them in one round trip)."""
+        return [await self.holder(name) for name in names]
+
     # -- life cycle ---------------------------------------------------------------
 
     async def ping(self) -> bool:

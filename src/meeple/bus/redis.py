@@ -240,6 +240,14 @@ class RedisBus(Bus):
         value = await self._call("holder", lambda: self._client.get(self.prefix + name))
         return None if value is None else cast(bytes, value).decode()
 
+    async def holders(self, names: Sequence[str]) -> list[str | None]:
+        """Every holder in one ``MGET`` (an expired key reads as missing)."""
+        if not names:
+            return []
+        keys = [self.prefix + name for name in names]
+        values = await self._call("holders", lambda: self._client.mget(keys))
+        return [None if v is None else v.decode() for v in cast("list[bytes | None]", values)]
+
     # -- life cycle ---------------------------------------------------------------
 
     async def ping(self) -> bool:

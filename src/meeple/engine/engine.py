@@ -32,13 +32,13 @@ from typing import Any
 
 from meeple.bus.base import Bus, BusError
 from meeple.engine import settlement, storage
+from meeple.engine.ownership import LeaseExpired, Ownership
 from meeple.engine.table import PLAYER_KINDS, NewEvent, Policy, Reply, Table, decide
 from meeple.engine.table import next_deadline as table_deadline
 from meeple.engine.timers import TimerWheel, now_ms
 from meeple.ledger import Ledger
 from meeple.obs import metrics
 from meeple.protocol.internal import (
-    SHARDS,
     Command,
     CommandReply,
     command_queue,
@@ -46,12 +46,10 @@ from meeple.protocol.internal import (
     encode_internal,
     game_topic,
     reply_topic,
-    shard_lease,
     shard_of,
 )
 from meeple.settings import Settings
 from meeple.store.database import Store
-from meeple.store.errors import StoreError
 from meeple.store.games import Append, Appended, CommandRecord, Games
 from meeple.store.games import NewEvent as StoreEvent
 
@@ -60,6 +58,7 @@ log = logging.getLogger(__name__)
 CommandKey = tuple[str, int, str]
 SEEN_LIMIT = 100_000  # command outcomes remembered in memory (the store has them all)
 KEEP_ENDED_S = 120.0  # ended games stay loaded this long for late commands and state
+POP_WAIT_S = 0.2  # an idle pop's wait: also how long stop() waits before handing over
 
 
 class Engine:
@@ -81,7 +80,7 @@ class Engine:
         self.settings = settings
         self.engine_id = engine_id or f"engine-{uuid.uuid4().hex[:12]}"
         self.tables: dict[str, Table] = {}
-        self.owned: set[int] = set()
+        self.ownership = Ownership(bus, self.engine_id, ttl_ms=settings.lease_ttl_ms)
         self._seen: OrderedDict[CommandKey, Reply] = OrderedDict()
         self._ended: dict[str, float] = {}
         self._unsettled: set[str] = set()
@@ -90,14 +89,21 @@ class Engine:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._settle_wake = asyncio.Event()
         self._batch_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._running = False
+
+    @property
+    def owned(self) -> frozenset[int]:
+        """The shards whose games run here now (leases held and still trusted)."""
+        return self.ownership.shards
 
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        """Take the shard leases we can, load their games, start the loops."""
+        """Join the engines, take a fair share of the shards, load their games, start
+        the loops."""
         self._running = True
-        await self._acquire_leases()
+        await self._rebalance()
         self._tasks = [
             asyncio.create_task(self._command_loop(), name=f"{self.engine_id}-commands"),
             asyncio.create_task(self._lease_loop(), name=f"{self.engine_id}-leases"),
@@ -106,16 +112,18 @@ class Engine:
         log.info("engine %s started with %d shards", self.engine_id, len(self.owned))
 
     async def stop(self) -> None:
-        """Stop the loops (a batch in progress completes) and give every lease up at once."""
+        """Hand every game over at once: the batch in progress completes, no new one
+        starts, then every lease is released (the others take the shards at their
+        next poll)."""
         self._running = False
+        self._wake.set()
         if self._tasks:
-            # The command loop notices within one pop wait; its last batch completes.
-            await asyncio.wait([self._tasks[0]], timeout=2.0)
+            # The loops notice within one pop wait; the last batch completes.
+            await asyncio.wait(self._tasks[:2], timeout=2.0)
         await self._halt()
-        owned, self.owned = sorted(self.owned), set()
-        await asyncio.gather(*(self.bus.release(shard_lease(s), self.engine_id) for s in owned))
+        await self.ownership.leave()
         metrics.OWNED_SHARDS.set(0)
-        log.info("engine %s stopped", self.engine_id)
+        log.info("engine %s stopped; its shards are free", self.engine_id)
 
     async def abandon(self) -> None:
         """Stop without releasing anything, as if the process died (tests, fault drills)."""
@@ -135,40 +143,75 @@ class Engine:
 
     # ---------------------------------------------------------------------- leases
 
-    async def _acquire_leases(self) -> None:
-        ttl = self.settings.lease_ttl_ms
-        names = [shard_lease(s) for s in range(SHARDS)]
-        held = await asyncio.gather(*(self.bus.acquire(n, self.engine_id, ttl) for n in names))
-        gained = {s for s, ok in enumerate(held) if ok} - self.owned
-        lost = {s for s, ok in enumerate(held) if not ok} & self.owned
-        for shard in lost:
-            log.warning("engine %s lost shard %d", self.engine_id, shard)
-            for game_id in [g for g in self.tables if shard_of(g) == shard]:
-                self._drop(game_id)
-        self.owned = (self.owned - lost) | gained
-        metrics.OWNED_SHARDS.set(len(self.owned))
-        if gained:
-            await self._load_shards(gained)
-
     async def _lease_loop(self) -> None:
-        interval = self.settings.lease_ttl_ms / 3000
-        while self._running:
-            await asyncio.sleep(interval)
+        """Every poll: drop what we can no longer trust, renew (every third of the
+        TTL), then take or give shards towards the fair share."""
+        poll_s = self.settings.lease_poll_ms / 1000
+        renew_s = self.settings.lease_ttl_ms / 3000
+        next_renewal = time.monotonic() + renew_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll_s)
+            if not self._running:
+                return
+            self._wake.clear()
             try:
-                await self._acquire_leases()
+                self._lose(self.ownership.expired(), "not renewed in time")
+                if time.monotonic() >= next_renewal:
+                    next_renewal = time.monotonic() + renew_s
+                    self._lose(await self.ownership.renew(), "taken by another engine")
+                await self._rebalance()
+            except BusError as exc:
+                log.warning("engine %s cannot reach the bus: %s", self.engine_id, exc)
             except Exception:
                 log.exception("lease renewal failed")
             self._evict_ended()
+            metrics.OWNED_SHARDS.set(len(self.owned))
             for state in ("pending", "active", "finished", "aborted"):
                 count = sum(1 for t in self.tables.values() if t.status == state)
                 metrics.GAMES.labels(state=state).set(count)
 
+    async def _rebalance(self) -> None:
+        holders = await self.bus.holders(self.ownership.lease_names())
+        plan = await self.ownership.poll(holders)
+        if plan.give:
+            await self._hand_over(plan.give)
+        if plan.take and self._running:
+            gained = await self.ownership.take(plan.take)
+            if gained:
+                log.info("engine %s took shards %s", self.engine_id, sorted(gained))
+                await self._load_shards(gained)
+        metrics.OWNED_SHARDS.set(len(self.owned))
+
+    def _lose(self, shards: set[int], why: str) -> None:
+        """Shards no longer ours (without our consent): forget their games at once."""
+        if not shards:
+            return
+        log.warning("engine %s lost shards %s: %s", self.engine_id, sorted(shards), why)
+        self.ownership.forget(shards)
+        self._drop_shards(shards)
+
+    async def _hand_over(self, shards: Sequence[int]) -> None:
+        """Give shards up: after the batch in flight, before the next one."""
+        async with self._batch_lock:
+            self.ownership.forget(shards)
+            self._drop_shards(set(shards))
+        await self.ownership.release(shards)
+        log.info("engine %s handed shards %s over", self.engine_id, sorted(shards))
+
+    def _drop_shards(self, shards: set[int]) -> None:
+        for game_id in [g for g in self.tables if shard_of(g) in shards]:
+            self._drop(game_id)
+            self._unsettled.discard(game_id)
+
     async def _load_shards(self, shards: set[int]) -> None:
         """Load the live games of newly owned shards; finish what a crash left half done."""
         for game_id in await storage.games_to_recover(self.store):
-            if shard_of(game_id) not in shards:
+            if shard_of(game_id) not in shards or game_id in self.tables:
                 continue
             async with self._batch_lock:
+                if shard_of(game_id) not in self.owned:
+                    continue  # handed over (or lost) meanwhile
                 table = await self._load(game_id)
             if table is None:
                 continue
@@ -247,7 +290,7 @@ class Engine:
     async def _take(self, queues: list[str]) -> list[tuple[str, bytes]]:
         """A batch: wait for a first command, then let the batch fill for a moment."""
         batch_max = self.settings.engine_batch_max
-        items = await self.bus.pop(queues, max_items=batch_max, wait_s=0.5)
+        items = await self.bus.pop(queues, max_items=batch_max, wait_s=POP_WAIT_S)
         if items and len(items) < batch_max and self.settings.engine_batch_wait_ms > 0:
             wait_s = self.settings.engine_batch_wait_ms / 1000
             items += await self.bus.pop(queues, max_items=batch_max - len(items), wait_s=wait_s)
@@ -266,6 +309,11 @@ class Engine:
     async def _run_batch(self, commands: Sequence[Command]) -> list[Command]:
         """Decide, commit, publish and reply; the commands to decide again (conflicts)."""
         started = time.perf_counter()
+        moved = [c for c in commands if shard_of(c.game_id) not in self.owned]
+        if moved:
+            # Handed over (or lost) since they were popped: the new owner takes them.
+            await self._requeue(moved)
+            commands = [c for c in commands if shard_of(c.game_id) in self.owned]
         for game_id in {c.game_id for c in commands if c.game_id not in self.tables}:
             if shard_of(game_id) in self.owned:
                 await self._load(game_id)
@@ -318,14 +366,35 @@ class Engine:
                     )
                 )
             steps.append(step)
-        results = await self.games.append_many(items) if items else []
+        results = await self._commit(items)
         committed = time.perf_counter()
         return await self._conclude(steps, results, batch_seen, started, committed)
+
+    async def _commit(self, items: list[Append]) -> list[Appended | Exception]:
+        """One store commit of the items whose shard lease we still trust; the others
+        fail with :class:`LeaseExpired` (a paused engine must not write; should it
+        pause between this check and the commit, the expected seq fences it)."""
+        if not items:
+            return []
+        now = time.monotonic()
+        trusted = [self.ownership.holds(shard_of(i.game_id), now) for i in items]
+        if all(trusted):
+            return list(await self.games.append_many(items))
+        mine = [item for item, ok in zip(items, trusted, strict=True) if ok]
+        written = iter(await self.games.append_many(mine))
+        return [
+            next(written) if ok else LeaseExpired(item.game_id)
+            for item, ok in zip(items, trusted, strict=True)
+        ]
+
+    async def _requeue(self, commands: Sequence[Command]) -> None:
+        for command in commands:
+            await self.bus.push(command_queue(shard_of(command.game_id)), encode_internal(command))
 
     async def _conclude(
         self,
         steps: list[_Step],
-        results: Sequence[Appended | StoreError],
+        results: Sequence[Appended | Exception],
         batch_seen: dict[CommandKey, Reply],
         started: float,
         committed: float,
@@ -338,7 +407,7 @@ class Engine:
         tables: dict[str, Table] = {}
         for step in steps:
             game_id = step.command.game_id
-            if step.item is not None and isinstance(results[step.item], StoreError):
+            if step.item is not None and not isinstance(results[step.item], Appended):
                 error = results[step.item]
                 log.warning("engine %s: append to %s refused: %s", self.engine_id, game_id, error)
                 failed.add(game_id)

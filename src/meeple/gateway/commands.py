@@ -65,7 +65,7 @@ class CommandRouter:
 
     async def any_available(self) -> bool:
         """Whether any engine is up (some shard is held); refreshes the cache."""
-        holders = await asyncio.gather(*(self.bus.holder(shard_lease(s)) for s in range(SHARDS)))
+        holders = await self.bus.holders([shard_lease(s) for s in range(SHARDS)])
         expires = time.monotonic() + self.holder_ttl_s
         for shard, holder in enumerate(holders):
             self._holders[shard] = (holder, expires)
