@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -30,6 +31,9 @@ from meeple.bus.factory import open_bus
 from meeple.settings import Settings
 from meeple.store.database import Store
 
+if TYPE_CHECKING:  # the tiers are imported when the app starts, not when it is built
+    from meeple.gateway import Gateway
+
 log = logging.getLogger(__name__)
 
 
@@ -38,15 +42,13 @@ class Runtime:
 
     def __init__(self) -> None:
         self.api: ASGIApp | None = None
-        self.gateway: object | None = None
+        self.gateway: Gateway | None = None
         self.store: Store | None = None
         self.bus: Bus | None = None
 
     async def drain(self) -> None:
         """Drain the gateway (clients get ``draining``; commands in flight finish)."""
-        from meeple.gateway import Gateway
-
-        if isinstance(self.gateway, Gateway):
+        if self.gateway is not None:
             await self.gateway.drain()
 
 
@@ -91,9 +93,9 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
             log.info("stopping")
 
     async def ws(websocket: WebSocket) -> None:
-        from meeple.gateway import Gateway
-
-        assert isinstance(runtime.gateway, Gateway), "the lifespan has not run"
+        if runtime.gateway is None:  # the lifespan has not run (or has ended)
+            await websocket.close(1012)
+            return
         await runtime.gateway.endpoint(websocket)
 
     async def api(scope: Scope, receive: Receive, send: Send) -> None:

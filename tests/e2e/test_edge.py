@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import time
 from pathlib import Path
 
 import httpx
 import jwt
 
-from meeple.auth.tokens import TokenSigner, load_signing_key
-from meeple.settings import Settings
 from tests.e2e.conftest import Platform, make_server
+
+TOKEN_TTL_S = 3
+SERVER_ENV = {"MEEPLE_ACCESS_TOKEN_TTL_S": str(TOKEN_TTL_S)}
 
 
 async def test_tokens_are_checked_at_connect(platform: Platform) -> None:
     player = await platform.player()
-    welcome = await (await platform.connect(player.token)).type("welcome")
-    assert welcome["player_id"] == player.player_id
+    client = await platform.connect(player.token)
+    assert (await client.type("welcome"))["player_id"] == player.player_id
 
-    # An expired token, signed with the server's own key.
-    key = load_signing_key(Settings(data_dir=platform.server.data_dir))
-    expired, _ = TokenSigner(key, -5).issue(player.player_id, player.username, "player", None)
-    client = await platform.connect(expired)
-    assert (await client.type("error"))["code"] == "token_expired"
-    assert await client.wait_closed() == 4401
+    # The same token, once its short life is over: refused, and the socket closed.
+    deadline = time.monotonic() + 3 * TOKEN_TTL_S
+    while True:
+        late = await platform.connect(player.token)
+        first = await late.wait_for(lambda f: f["type"] in ("welcome", "error"))
+        if first["type"] == "error":
+            break
+        await late.close()
+        assert time.monotonic() < deadline, "the token never expired"
+        await asyncio.sleep(0.2)  # poll the expiry (a clock, not another task)
+    assert first["code"] == "token_expired"
+    assert await late.wait_closed() == 4401
+    # A connection outlives its token.
+    await client.send({"type": "ping", "id": "still"})
+    assert (await client.type("pong"))["id"] == "still"
 
     forged = jwt.encode({"sub": str(player.player_id)}, "not-the-key-" * 4, algorithm="HS256")
     for token in (forged, None):
-        client = await platform.connect(token)
-        assert (await client.type("error"))["code"] == "unauthorized"
-        assert await client.wait_closed() == 4401
+        refused = await platform.connect(token)
+        assert (await refused.type("error"))["code"] == "unauthorized"
+        assert await refused.wait_closed() == 4401
 
 
 async def test_bad_frames_get_their_codes(platform: Platform) -> None:
