@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import orjson
+import pytest
 from sqlalchemy import select
 
 from meeple.auth.tokens import TokenSigner
@@ -375,3 +376,25 @@ async def test_falling_behind_the_bus_resyncs_from_the_store(rig: Rig) -> None:
 
 def seqs_of(events: list[dict[str, object]]) -> list[object]:
     return [e["seq"] for e in events]
+
+
+async def test_a_failing_store_read_is_an_error_not_a_stuck_follow(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    game_id, [(_, token), _] = await _game(rig)
+    client = await rig.welcome(token)
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(rig.gateway.reads, "head", broken)
+    reply = await client.call({"type": "subscribe", "game_id": game_id, "after_seq": 1})
+    assert reply["code"] == "internal_error"
+    monkeypatch.undo()
+    await client.call({"type": "subscribe", "game_id": game_id})
+    # A gap that cannot be filled closes the connection (1011): the client resumes.
+    monkeypatch.setattr(rig.gateway.reads, "events_after", broken)
+    game = rig.engine.games[game_id]
+    await rig.engine.append(game, "move", 0, {}, publish=False)
+    await rig.engine.append(game, "move", 1, {})
+    assert await client.wait_closed() == 1011

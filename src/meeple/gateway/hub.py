@@ -226,14 +226,18 @@ class Hub:
 
     def start_sync(self, conn: Connection, follow: Follow) -> None:
         """Catch a (syncing) follow up in the background."""
-        task = asyncio.create_task(self.sync(conn, follow))
+        task = asyncio.create_task(self._sync_or_close(conn, follow))
         self._syncs.add(task)
-        task.add_done_callback(self._sync_done)
+        task.add_done_callback(self._syncs.discard)
 
-    def _sync_done(self, task: asyncio.Task[None]) -> None:
-        self._syncs.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("catch-up failed", exc_info=task.exception())
+    async def _sync_or_close(self, conn: Connection, follow: Follow) -> None:
+        try:
+            await self.sync(conn, follow)
+        except Exception:
+            # A follow stuck in syncing would buffer without end: let the client
+            # reconnect and resume instead.
+            log.exception("catch-up failed", extra={"game": follow.game_id, "conn": conn.id})
+            conn.close(CLOSE_INTERNAL, "internal error")
 
     async def sync(self, conn: Connection, follow: Follow, state: StateFetch | None = None) -> None:
         """Bring a syncing follow up to date, then let live frames through.

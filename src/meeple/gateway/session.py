@@ -142,7 +142,13 @@ class Session:
         follow = conn.follows.get(message.game_id)
         if follow is None:
             return  # unsubscribed meanwhile
-        head = await self.reads.head(message.game_id)
+        try:
+            head = await self.reads.head(message.game_id)
+        except Exception:
+            log.exception("store read failed", extra={"game": message.game_id})
+            await self.hub.unfollow(conn, message.game_id)
+            conn.send(error_frame("internal_error", "the store did not answer; retry", message.id))
+            return
         if head is None:
             await self.hub.unfollow(conn, message.game_id)
             conn.send(error_frame("game_not_found", "no such game", message.id))
@@ -160,11 +166,21 @@ class Session:
             await self.hub.unfollow(conn, message.game_id)
             conn.send(error_frame(exc.code, exc.message, message.id))
             return
+        except Exception:
+            log.exception("subscribe failed", extra={"game": message.game_id})
+            await self.hub.unfollow(conn, message.game_id)
+            conn.send(error_frame("internal_error", "subscribe failed; retry", message.id))
+            return
         if conn.follows.get(message.game_id) is follow:
             conn.send(m.encode(m.Ack(id=message.id, seq=follow.last_seq)).decode())
 
     async def fetch_state(self, conn: Connection, game_id: str) -> tuple[int, str]:
-        """The game's State frame for this player, from the engine that owns it."""
+        """The game's State frame for this player, from the engine that owns it.
+
+        Finished games too: the owning engine loads any game of its shards from the
+        log on demand (and keeps ended ones a while), so the gateway never rebuilds
+        game state itself and needs no rules.
+        """
         shard = shard_of(game_id)
         if not await self.router.shard_available(shard):
             raise ProtocolError("games_unavailable", "no engine owns that game now")
