@@ -213,6 +213,45 @@ async def test_batch_commits_all_but_the_conflicting_item(store: Store, repo: Ga
     assert await repo.command("c", player, "x") is not None
 
 
+async def test_a_batch_writes_what_a_single_append_writes(store: Store, repo: Games) -> None:
+    # The batch path (on SQLite: plain sqlite3 on the writer thread) must store the
+    # same values as the single append (SQLAlchemy), as every other reader sees them.
+    await new_game(store, repo, "one")
+    await new_game(store, repo, "many")
+    player = (await repo.get("one")).players[0]  # type: ignore[union-attr]
+    outcome = {"ok": True, "seq": 2, "code": None, "message": "é"}
+    result = {"placings": [1, 2, 3, 4], "reason": "checkmate"}
+    await repo.append("one", 0, [ev(1, "start", None)], status="active")
+    await repo.append(
+        "one",
+        1,
+        [ev(2)],
+        command=CommandRecord(player, "c", outcome),
+        status="finished",
+        result=result,
+    )
+    assert await repo.append_many([Append("many", 0, [ev(1, "start", None)], status="active")]) == [
+        Appended("many", 1, 1)
+    ]
+    done = await repo.append_many(
+        [Append("many", 1, [ev(2)], CommandRecord(player, "c", outcome), "finished", result)]
+    )
+    assert done == [Appended("many", 2, 2)]
+    one, many = await repo.get("one"), await repo.get("many")
+    assert one is not None and many is not None
+    assert (many.status, many.result, many.last_seq) == (one.status, one.result, one.last_seq)
+    assert many.started_at is not None and many.ended_at is not None
+    assert many.ended_at >= many.started_at and many.ended_at.tzinfo is not None
+    strip = [(e.seq, e.kind, e.seat, e.body, e.ts_ms) for e in await repo.events_after("one")]
+    assert [(e.seq, e.kind, e.seat, e.body, e.ts_ms) for e in await repo.events_after("many")] == (
+        strip
+    )
+    a, b = await repo.command("one", player, "c"), await repo.command("many", player, "c")
+    assert a is not None and b is not None
+    assert (b.first_seq, b.last_seq, b.outcome) == (a.first_seq, a.last_seq, a.outcome)
+    assert b.created_at.tzinfo is not None
+
+
 async def test_batch_with_a_duplicate_command_item(store: Store, repo: Games) -> None:
     for gid in ("a", "b"):
         await new_game(store, repo, gid, seats=2)

@@ -23,6 +23,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from meeple.store.sqlite_writer import SqliteWriter
+
 _READ_ONLY = "meeple_read_only"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed 64-bit number, the same in every process: the lock of `Store.migrate`.
@@ -35,6 +37,11 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect: str = engine.dialect.name  # "sqlite" or "postgresql"
+        # The hot write path's own connection (a SQLite file only; see sqlite_writer).
+        self.sqlite_writer: SqliteWriter | None = None
+        database = engine.url.database
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            self.sqlite_writer = SqliteWriter(database)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -65,7 +72,10 @@ class Store:
             return await conn.run_sync(_current_revision)
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the SQLite writer's)."""
+        writer, self.sqlite_writer = self.sqlite_writer, None
+        if writer is not None:
+            await writer.close()
         await self.engine.dispose()
 
     @asynccontextmanager

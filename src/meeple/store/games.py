@@ -15,12 +15,13 @@ the others commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Dialect, Row, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -300,10 +301,14 @@ class Games:
         """
         order = sorted(range(len(items)), key=lambda i: items[i].game_id)
         now = datetime.now(UTC)
+        writer = self._store.sqlite_writer
         try:
+            if writer is not None:
+                batch = _SqliteBatch(items, order, now, self._store.engine.dialect)
+                return await writer.run(batch.write)
             async with self._store.begin() as conn:
                 return await self._append_fast(conn, items, order, now)
-        except (_Redo, IntegrityError):
+        except (_Redo, IntegrityError, sqlite3.IntegrityError):
             pass
         outcomes: list[Appended | StoreError | None] = [None] * len(items)
         async with self._store.begin() as conn:
@@ -489,6 +494,116 @@ class Games:
 
 class _Redo(Exception):
     """The fast batch path met a constraint: redo the batch item by item."""
+
+
+_CLAIM_WHERE = " WHERE id = ? AND last_seq = ? AND status IN ('pending', 'active')"
+_INSERT_EVENTS = (
+    "INSERT INTO game_events (game_id, seq, kind, seat, body, ts_ms) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_COMMANDS = (
+    "INSERT INTO game_commands"
+    " (game_id, player_id, command_id, first_seq, last_seq, outcome, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
+class _SqliteBatch:
+    """:meth:`Games.append_many`'s fast path as one function on the SQLite writer's
+    thread (plain ``sqlite3``: one thread hop per batch, one ``executemany`` per
+    table). The same SQL as the SQLAlchemy path; values are encoded by the columns'
+    own SQLAlchemy types, so that every other reader sees the same bytes.
+
+    A constraint (a duplicate command, a log ahead of its counter) rolls the whole
+    batch back and raises; the caller redoes it item by item with savepoints.
+    """
+
+    def __init__(
+        self, items: Sequence[Append], order: list[int], now: datetime, dialect: Dialect
+    ) -> None:
+        self.items = items
+        self.order = order
+        stamp = games.c.ended_at.type.dialect_impl(dialect).bind_processor(dialect)
+        to_json = game_commands.c.outcome.type.dialect_impl(dialect).bind_processor(dialect)
+        assert stamp is not None and to_json is not None
+        self.to_json: Callable[[Json], Any] = to_json
+        self.now = stamp(now)
+
+    def write(self, conn: sqlite3.Connection) -> list[Appended | StoreError]:
+        """Claim, insert and commit; the outcome of each item (input order)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            outcomes = self._write(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _write(self, conn: sqlite3.Connection) -> list[Appended | StoreError]:
+        items = self.items
+        outcomes: list[Appended | StoreError | None] = [None] * len(items)
+        events: list[tuple[Any, ...]] = []
+        commands: list[tuple[Any, ...]] = []
+        for i in self.order:
+            item = items[i]
+            try:
+                outcomes[i] = self._claim(conn, item)
+            except StoreError as exc:
+                outcomes[i] = exc
+                continue
+            first = item.expected_seq + 1
+            events.extend(
+                (item.game_id, first + n, e.kind, e.seat, e.body, e.ts_ms)
+                for n, e in enumerate(item.events)
+            )
+            if item.command is not None:
+                last = item.expected_seq + len(item.events)
+                commands.append(
+                    (
+                        item.game_id,
+                        item.command.player_id,
+                        item.command.command_id,
+                        first if item.events else None,
+                        last if item.events else None,
+                        self.to_json(item.command.outcome),
+                        self.now,
+                    )
+                )
+        if events:
+            conn.executemany(_INSERT_EVENTS, events)
+        if commands and conn.executemany(_INSERT_COMMANDS, commands).rowcount != len(commands):
+            raise _Redo  # a duplicate command: find it item by item
+        return [o for o in outcomes if o is not None]
+
+    def _claim(self, conn: sqlite3.Connection, item: Append) -> Appended:
+        if item.status is not None and item.status not in STATUSES:
+            raise ValueError(f"unknown game status {item.status!r}")
+        last = item.expected_seq + len(item.events)
+        sets: list[str] = ["last_seq = ?"]
+        args: list[Any] = [last]
+        if item.status is not None:
+            sets.append("status = ?")
+            args.append(item.status)
+            if item.status == "active":
+                sets.append("started_at = coalesce(started_at, ?)")
+                args.append(self.now)
+            elif item.status in ("finished", "aborted"):
+                sets.append("ended_at = ?")
+                args.append(self.now)
+        if item.result is not None:
+            sets.append("result = ?")
+            args.append(self.to_json(item.result))
+        sql = "UPDATE games SET " + ", ".join(sets) + _CLAIM_WHERE
+        if conn.execute(sql, (*args, item.game_id, item.expected_seq)).rowcount == 1:
+            return Appended(item.game_id, item.expected_seq + 1, last)
+        row = conn.execute(
+            "SELECT last_seq, status FROM games WHERE id = ?", (item.game_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownGame(item.game_id)
+        if row[0] != item.expected_seq:
+            raise SequenceConflict(item.game_id, item.expected_seq, int(row[0]))
+        raise GameClosed(item.game_id, row[1])
 
 
 def _event_rows(item: Append) -> list[dict[str, Any]]:
