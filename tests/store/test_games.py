@@ -252,6 +252,19 @@ async def test_a_batch_writes_what_a_single_append_writes(store: Store, repo: Ga
     assert b.created_at.tzinfo is not None
 
 
+async def test_outcomes_of_many_commands_at_once(store: Store, repo: Games) -> None:
+    game = await new_game(store, repo)
+    p0, p1 = game.players[0], game.players[1]
+    await repo.append("g1", 0, [ev(1)], command=CommandRecord(p0, "a", {"ok": True, "seq": 1}))
+    await repo.append("g1", 1, [], command=CommandRecord(p1, "b", {"ok": False, "code": "x"}))
+    keys = [("g1", p0, "a"), ("g1", p1, "a"), ("g1", p1, "b"), ("g2", p0, "a")]
+    assert await repo.outcomes(keys) == {
+        ("g1", p0, "a"): {"ok": True, "seq": 1},
+        ("g1", p1, "b"): {"ok": False, "code": "x"},
+    }
+    assert await repo.outcomes([]) == {}
+
+
 async def test_batch_with_a_duplicate_command_item(store: Store, repo: Games) -> None:
     for gid in ("a", "b"):
         await new_game(store, repo, gid, seats=2)

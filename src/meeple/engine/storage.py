@@ -20,7 +20,6 @@ from meeple.engine.table import Policy, SeatInfo, Table
 from meeple.store.database import Store
 from meeple.store.games import Games
 from meeple.store.schema import (
-    game_commands,
     game_seats,
     games,
     ledger_transfers,
@@ -103,21 +102,9 @@ async def save_snapshot(store: Store, table: Table) -> None:
 async def recorded_outcomes(
     store: Store, keys: Sequence[CommandKey]
 ) -> dict[CommandKey, dict[str, Any]]:
-    """Recorded outcomes of these commands (one query for a whole batch)."""
-    c = game_commands.c
-    found: dict[CommandKey, dict[str, Any]] = {}
-    for start in range(0, len(keys), 200):
-        chunk = keys[start : start + 200]
-        where = or_(
-            *(and_(c.game_id == g, c.player_id == p, c.command_id == i) for g, p, i in chunk)
-        )
-        async with store.connect() as conn:
-            rows = await conn.execute(
-                select(c.game_id, c.player_id, c.command_id, c.outcome).where(where)
-            )
-            for r in rows:
-                found[(r.game_id, int(r.player_id), r.command_id)] = dict(r.outcome)
-    return found
+    """Recorded outcomes of these commands (one look-up for a whole batch)."""
+    found = await Games(store).outcomes(keys)
+    return {key: dict(outcome) for key, outcome in found.items()}
 
 
 async def games_to_recover(store: Store) -> list[str]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Row, func, insert, select, update
+from sqlalchemy import Dialect, Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -455,6 +455,38 @@ class Games:
             created_at=_aware(row.created_at),
         )
 
+    async def outcomes(
+        self, keys: Sequence[tuple[str, int, str]]
+    ) -> dict[tuple[str, int, str], Json]:
+        """The recorded outcomes of these ``(game_id, player_id, command_id)`` commands
+        (the ones never seen are absent): one look-up for a whole batch."""
+        if not keys:
+            return {}
+        writer = self._store.sqlite_writer
+        if writer is not None:
+            decode = game_commands.c.outcome.type.dialect_impl(self._store.engine.dialect)
+            from_json = decode.result_processor(self._store.engine.dialect, None)
+            assert from_json is not None
+            found = await writer.run(lambda conn: _sqlite_outcomes(conn, keys))
+            return {key: from_json(raw) for key, raw in found.items()}
+        c = game_commands.c
+        out: dict[tuple[str, int, str], Json] = {}
+        async with self._store.connect() as conn:
+            for start in range(0, len(keys), 200):
+                chunk = keys[start : start + 200]
+                where = or_(
+                    *(
+                        and_(c.game_id == g, c.player_id == p, c.command_id == i)
+                        for g, p, i in chunk
+                    )
+                )
+                rows = await conn.execute(
+                    select(c.game_id, c.player_id, c.command_id, c.outcome).where(where)
+                )
+                for r in rows:
+                    out[(r.game_id, int(r.player_id), r.command_id)] = r.outcome
+        return out
+
     # ------------------------------------------------------------ snapshots
 
     async def save_snapshot(self, game_id: str, seq: int, state: bytes, clocks: Json) -> None:
@@ -505,6 +537,19 @@ _INSERT_COMMANDS = (
     " (game_id, player_id, command_id, first_seq, last_seq, outcome, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
+
+
+def _sqlite_outcomes(
+    conn: sqlite3.Connection, keys: Sequence[tuple[str, int, str]]
+) -> dict[tuple[str, int, str], Any]:
+    # Primary-key look-ups, each a few microseconds in C; no transaction (autocommit).
+    sql = "SELECT outcome FROM game_commands WHERE game_id = ? AND player_id = ? AND command_id = ?"
+    found = {}
+    for key in keys:
+        row = conn.execute(sql, key).fetchone()
+        if row is not None:
+            found[key] = row[0]
+    return found
 
 
 class _SqliteBatch:
