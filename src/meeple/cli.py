@@ -16,6 +16,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "run every tier in one process (embedded defaults)"),
     "api": ("api", "run the api tier (REST: accounts, wallet, history)"),
+    "gateway": ("gateway", "run a gateway (the WebSocket edge, /ws)"),
+    "engine": ("engine", "run an engine and a matchmaker (games; HTTP only for probes)"),
     "perft": ("perft", "count legal move sequences (the rules' truth)"),
     "ledger": ("ledger", "ledger tools: `meeple ledger check` verifies the books"),
     "migrate": ("migrate", "create or upgrade the store's schema"),

@@ -30,7 +30,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from meeple.bus.base import Bus, BusError
+from meeple.bus.base import Bus, BusError, Subscriber
 from meeple.engine import settlement, storage
 from meeple.engine.ownership import LeaseExpired, Ownership
 from meeple.engine.table import PLAYER_KINDS, NewEvent, Policy, Reply, Table, decide
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 CommandKey = tuple[str, int, str]
 SEEN_LIMIT = 100_000  # command outcomes remembered in memory (the store has them all)
 KEEP_ENDED_S = 120.0  # ended games stay loaded this long for late commands and state
+ENGINES_TOPIC = "engines"  # "joined"/"left": the others rebalance at once
 POP_WAIT_S = 0.2  # an idle pop's wait: also how long stop() waits before handing over
 
 
@@ -90,7 +91,13 @@ class Engine:
         self._settle_wake = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._changes: Subscriber | None = None
         self._running = False
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopping (readiness)."""
+        return self._running
 
     @property
     def owned(self) -> frozenset[int]:
@@ -103,12 +110,16 @@ class Engine:
         """Join the engines, take a fair share of the shards, load their games, start
         the loops."""
         self._running = True
+        self._changes = self.bus.subscriber(limit=100)
+        await self._changes.subscribe(ENGINES_TOPIC)
         await self._rebalance()
         self._tasks = [
             asyncio.create_task(self._command_loop(), name=f"{self.engine_id}-commands"),
             asyncio.create_task(self._lease_loop(), name=f"{self.engine_id}-leases"),
             asyncio.create_task(self._settle_loop(), name=f"{self.engine_id}-settle"),
+            asyncio.create_task(self._watch_changes(), name=f"{self.engine_id}-changes"),
         ]
+        await self._announce(b"joined")
         log.info("engine %s started with %d shards", self.engine_id, len(self.owned))
 
     async def stop(self) -> None:
@@ -122,6 +133,7 @@ class Engine:
             await asyncio.wait(self._tasks[:2], timeout=2.0)
         await self._halt()
         await self.ownership.leave()
+        await self._announce(b"left")
         metrics.OWNED_SHARDS.set(0)
         log.info("engine %s stopped; its shards are free", self.engine_id)
 
@@ -140,6 +152,22 @@ class Engine:
         self._tasks.clear()
         self._side_tasks.clear()
         self.tables.clear()
+        if self._changes is not None:
+            await self._changes.close()
+            self._changes = None
+
+    async def _announce(self, what: bytes) -> None:
+        """Tell the other engines to rebalance now rather than at their next poll
+        (best effort: the poll catches up if this is lost)."""
+        try:
+            await self.bus.publish(ENGINES_TOPIC, what)
+        except BusError as exc:
+            log.warning("engine %s could not announce %s: %s", self.engine_id, what, exc)
+
+    async def _watch_changes(self) -> None:
+        assert self._changes is not None
+        async for _ in self._changes:
+            self._wake.set()
 
     # ---------------------------------------------------------------------- leases
 
@@ -197,6 +225,7 @@ class Engine:
             self.ownership.forget(shards)
             self._drop_shards(set(shards))
         await self.ownership.release(shards)
+        await self._announce(b"released")
         log.info("engine %s handed shards %s over", self.engine_id, sorted(shards))
 
     def _drop_shards(self, shards: set[int]) -> None:

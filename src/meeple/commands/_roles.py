@@ -1,0 +1,105 @@
+"""What the single-role commands (``meeple gateway``, ``meeple engine``) share: the
+probes ``/healthz``, ``/readyz`` and ``/metrics``, and serving until SIGTERM.
+
+``/healthz`` answers 200 while the process runs (it checks nothing). ``/readyz``
+answers 200 only when the role can do its job (store and bus reachable, started,
+not draining), else 503 with the reason; ``/metrics`` is Prometheus text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from meeple.bus.base import Bus
+from meeple.settings import Settings
+from meeple.store.database import Store
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 2.0
+
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, object]]]]
+
+
+def probe_routes(ready: Readiness) -> list[BaseRoute]:
+    """``/healthz``, ``/readyz`` (from ``ready()``) and ``/metrics``."""
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        ok, detail = await ready()
+        return JSONResponse({"status": "ok" if ok else "unavailable", **detail}, 200 if ok else 503)
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz, name="healthz"),
+        Route("/readyz", readyz, name="readyz"),
+        Route("/metrics", metrics, name="metrics"),
+    ]
+
+
+async def reachable(store: Store | None, bus: Bus | None) -> str | None:
+    """Why the store or the bus cannot be used now (``None``: both answer)."""
+    if store is None or bus is None:
+        return "starting"
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S), store.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("store unreachable", extra={"error": repr(exc)})
+        return "store_unavailable"
+    if not await bus.ping():
+        return "bus_unavailable"
+    return None
+
+
+def run_role(
+    app: Starlette,
+    settings: Settings,
+    *,
+    announce: str,
+    on_signal: Callable[[], Awaitable[None]],
+    websockets: bool = False,
+) -> int:
+    """Serve ``app`` until SIGTERM/Ctrl-C; ``on_signal`` runs first (drain, handover)."""
+    from meeple.commands.serve import _DrainingServer
+
+    extra: dict[str, object] = {}
+    if websockets:
+        extra = {
+            # The gateway answers frames over its own limit with frame_too_large; the
+            # protocol layer's limit only stops absurd frames before they are buffered.
+            "ws": "websockets-sansio",
+            "ws_max_size": max(1 << 20, 4 * settings.ws_max_frame_bytes),
+            "ws_ping_interval": settings.ws_ping_interval_s,
+            "ws_ping_timeout": settings.ws_ping_interval_s,
+            "ws_per_message_deflate": False,
+        }
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        **extra,  # type: ignore[arg-type]
+    )
+    server = _DrainingServer(config, announce, on_signal)
+    server.run()
+    return 0 if server.started else 1
