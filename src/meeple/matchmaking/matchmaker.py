@@ -38,7 +38,7 @@ from meeple import rules
 from meeple.bus.base import Bus, BusError
 from meeple.ledger import InsufficientFunds, Ledger
 from meeple.matchmaking.grouping import Waiting, Window, group, parse_time_control
-from meeple.matchmaking.store import Entry, MatchStore, Pending, QueueKey
+from meeple.matchmaking.store import Busy, Entry, MatchStore, Pending, QueueKey
 from meeple.obs import metrics
 from meeple.protocol import messages as m
 from meeple.protocol.internal import (
@@ -173,7 +173,7 @@ class Matchmaker:
         try:
             async with self._lock:
                 data = await self._dispatch(command.player_id, message)
-        except Refused as exc:
+        except (Refused, Busy) as exc:
             reply = _error(command, exc.code, exc.message)
         else:
             payload = msgspec.json.encode(data)
@@ -370,8 +370,13 @@ class Matchmaker:
             if p != short
         ]
         for entry in back:
-            # One by one: a player who queued elsewhere meanwhile is simply not re-queued.
-            if await self.rows.enqueue([entry]):
+            # One by one: a player who queued or sat down elsewhere meanwhile is simply
+            # not re-queued.
+            try:
+                requeued = await self.rows.enqueue([entry])
+            except Busy:
+                requeued = False
+            if requeued:
                 await self._status(entry.player_id, key, "waiting")
         log.info("game %s not started: player %s cannot pay", pending.id, short)
 

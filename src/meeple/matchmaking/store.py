@@ -57,8 +57,26 @@ class Pending:
     players: tuple[int, ...]
 
 
+class Busy(Exception):
+    """A player already in a queue or a staked game, found inside the write that would
+    have put them in another (the early checks of several matchmakers can race)."""
+
+    def __init__(self, player_id: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.player_id = player_id
+        self.code = code
+        self.message = message
+
+
 class MatchStore:
-    """Queue and pending-game reads and writes."""
+    """Queue and pending-game reads and writes.
+
+    Several matchmakers may write at once. A player's queue entry is unique (its
+    primary key), a matched group's entries are deleted in the transaction that seats
+    them (a second matcher deletes fewer rows and rolls back), and every write that
+    puts a player in a staked queue or game first locks the player's row and checks,
+    inside the transaction, that they are in no other queue or staked game.
+    """
 
     def __init__(self, store: Store, currency: str) -> None:
         self.store = store
@@ -131,6 +149,10 @@ class MatchStore:
             return True
         try:
             async with self.store.begin() as conn:
+                for entry in entries:
+                    if entry.key.stake > 0:
+                        await _lock_player(conn, entry.player_id)
+                        await _no_staked_game(conn, entry.player_id)
                 await conn.execute(insert(queue_entries), rows)
         except IntegrityError:
             return False
@@ -190,6 +212,10 @@ class MatchStore:
     ) -> None:
         """A pending private game with its creator in seat 0."""
         async with self.store.begin() as conn:
+            if key.stake > 0:
+                await _lock_player(conn, creator)
+                await _not_queued(conn, creator)
+                await _no_staked_game(conn, creator)
             await self._insert_game(conn, game_id, key, seats, code)
             await conn.execute(
                 insert(game_seats).values(game_id=game_id, seat=0, player_id=creator)
@@ -264,11 +290,15 @@ class MatchStore:
             async with self.store.begin() as conn:
                 row = (
                     await conn.execute(
-                        select(games.c.seats).where(
+                        select(games.c.seats, games.c.stake).where(
                             games.c.id == game_id, games.c.status == "pending"
                         )
                     )
                 ).first()
+                if row is not None and int(row.stake) > 0:
+                    await _lock_player(conn, player_id)
+                    await _not_queued(conn, player_id)
+                    await _no_staked_game(conn, player_id)
                 taken = await conn.scalar(
                     select(func.count()).where(game_seats.c.game_id == game_id)
                 )
@@ -314,6 +344,35 @@ class MatchStore:
                 .values(**values)
             )
         return bool(done.rowcount == 1)
+
+
+async def _lock_player(conn: AsyncConnection, player_id: int) -> None:
+    """Serialize this player's staked writes (PostgreSQL row lock; SQLite's writes are
+    serialized already by BEGIN IMMEDIATE)."""
+    await conn.execute(select(players.c.id).where(players.c.id == player_id).with_for_update())
+
+
+async def _not_queued(conn: AsyncConnection, player_id: int) -> None:
+    queued = await conn.scalar(
+        select(queue_entries.c.player_id).where(queue_entries.c.player_id == player_id)
+    )
+    if queued is not None:
+        raise Busy(player_id, "already_queued", "you are already in a queue; leave it first")
+
+
+async def _no_staked_game(conn: AsyncConnection, player_id: int) -> None:
+    game_id = await conn.scalar(
+        select(games.c.id)
+        .join(game_seats, game_seats.c.game_id == games.c.id)
+        .where(
+            game_seats.c.player_id == player_id,
+            games.c.stake > 0,
+            games.c.status.in_(("pending", "active")),
+        )
+        .limit(1)
+    )
+    if game_id is not None:
+        raise Busy(player_id, "already_playing", "you already have a staked game in progress")
 
 
 class _Left(Exception):
