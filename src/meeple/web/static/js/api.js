@@ -151,24 +151,34 @@ export class Api extends EventTarget {
     return this.request("GET", `/wallet/statement${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`);
   }
 
+  /**
+   * The wallet once a game's money has moved. The engine settles a game shortly after
+   * its end, so when a movement is due (`expectLine`) this waits, bounded, for the
+   * game's settlement or refund line in the statement before reading the balance.
+   */
+  async walletAfterGame(gameId, expectLine, deadlineMs = 15000) {
+    const until = Date.now() + deadlineMs;
+    for (let delay = 200; expectLine; delay = Math.min(delay * 2, 2000)) {
+      const page = await this.request("GET", "/wallet/statement?limit=20");
+      const lines = (page && page.items) || [];
+      if (lines.some((l) => l.game_id === gameId && (l.kind === "settlement" || l.kind === "refund"))) break;
+      if (Date.now() + delay > until) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    return this.wallet();
+  }
+
   game(gameId) {
     return this.request("GET", `/games/${encodeURIComponent(gameId)}`);
   }
 
-  /** Live games to watch, or null when the api has no such list (asked once, by its
-   * OpenAPI document, so that a missing endpoint costs no failed request). */
-  async liveGames() {
-    if (this.hasGameList === undefined) {
-      try {
-        const doc = await (await fetch("/api/openapi.json")).json();
-        this.hasGameList = Boolean(doc.paths && doc.paths["/api/v1/games"] && doc.paths["/api/v1/games"].get);
-      } catch {
-        this.hasGameList = false;
-      }
-    }
-    if (!this.hasGameList) return null;
+  /** Active games to watch, newest first (the public `GET /games`); null when the api
+   * cannot be reached or refuses. */
+  async liveGames({ game = null, limit = 20 } = {}) {
+    const query = new URLSearchParams({ status: "active", limit: String(limit) });
+    if (game) query.set("game", game);
     try {
-      const page = await this.request("GET", "/games?status=active&limit=20");
+      const page = await this.request("GET", `/games?${query}`, undefined, { auth: false });
       return page && Array.isArray(page.items) ? page.items : null;
     } catch {
       return null;

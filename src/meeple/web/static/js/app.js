@@ -31,7 +31,8 @@ const deps = {
     if (location.hash === hash) route();
     else location.hash = hash;
   },
-  onEnded: () => refreshBalance(),
+  showBalance: (wallet) => showBalance(wallet),
+  onEnded: (wallet) => (wallet ? showBalance(wallet) : refreshBalance()),
 };
 const screens = {
   lobby: new LobbyScreen(deps),
@@ -44,12 +45,15 @@ window.meeple = { api, socket, screens }; // for people debugging in the console
 
 async function refreshBalance() {
   try {
-    const wallet = await api.wallet();
-    deps.setCurrency(wallet.currency);
-    $("#balance").textContent = money(wallet.balance, wallet.currency);
+    showBalance(await api.wallet());
   } catch {
     $("#balance").textContent = "";
   }
+}
+
+function showBalance(wallet) {
+  deps.setCurrency(wallet.currency);
+  $("#balance").textContent = money(wallet.balance, wallet.currency);
 }
 
 function showConnection(state, text) {
@@ -143,6 +147,7 @@ async function authenticate(register) {
     if (register) await api.register(username, password);
     else await api.login(username, password);
     $("#auth-password").value = "";
+    refreshBalance();
     socket.start();
     deps.go("#/lobby");
   } catch (err) {

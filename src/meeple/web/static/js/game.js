@@ -28,7 +28,7 @@ export class GameScreen {
   /**
    * @param {{socket: import("./socket.js").GameSocket, api: import("./api.js").Api,
    *          toast: (text: string, bad?: boolean) => void, confirm: (text: string) => Promise<boolean>,
-   *          onEnded: () => void}} deps
+   *          onEnded: (wallet: object|null) => void}} deps
    */
   constructor(deps) {
     this.deps = deps;
@@ -243,6 +243,8 @@ export class GameScreen {
   async #move(text) {
     const g = this.g;
     if (!g) return;
+    const seq = g.seq;
+    const legal = g.legal;
     g.sending = true;
     g.legal = []; // one move per turn; the next event brings the next legal moves
     this.#render(false);
@@ -254,8 +256,10 @@ export class GameScreen {
       if (this.g !== g) return;
       g.sending = false;
       this.deps.toast(`Move ${text} refused: ${err.message} (${err.code})`, true);
-      // Refused: the position did not change; ask for the state to get the legal moves back.
-      this.socket.follow(g.id, 0);
+      // Refused: nothing changed. If no event came meanwhile, the legal moves are the
+      // ones we had; otherwise the events brought the new ones.
+      if (g.seq === seq) g.legal = legal;
+      this.#render(false);
     }
   }
 
@@ -418,8 +422,10 @@ export class GameScreen {
 
   async #ended() {
     const g = this.g;
-    this.deps.onEnded();
-    if (g.you === null) return;
+    if (g.you === null) {
+      this.deps.onEnded(null);
+      return;
+    }
     const currency = this.deps.currency();
     const payouts = (g.result && g.result.payouts) || {};
     const payout = (Array.isArray(payouts) ? payouts[g.you] : payouts[String(g.you)]) ?? 0;
@@ -427,14 +433,21 @@ export class GameScreen {
     let text = aborted
       ? `Stake ${money(g.stake, currency)} refunded`
       : `Stake ${money(g.stake, currency)} · payout ${money(payout, currency)} · net ${money(payout - g.stake, currency)}`;
+    const node = () => (this.g === g ? document.getElementById("wallet-change") : null);
+    const shown = node();
+    if (shown) shown.textContent = text;
     try {
-      const wallet = await this.deps.api.wallet();
+      // Money moves when the engine settles, a moment after the end: wait for it.
+      const due = g.stake > 0 && (aborted || payout > 0);
+      const wallet = await this.deps.api.walletAfterGame(g.id, due);
+      this.deps.onEnded(wallet);
       text += ` · wallet ${money(wallet.balance, currency)}`;
     } catch {
       // Wallet unavailable: the result stands without it.
+      this.deps.onEnded(null);
     }
-    const node = document.getElementById("wallet-change");
-    if (node && this.g === g) node.textContent = text;
+    const updated = node();
+    if (updated) updated.textContent = text;
   }
 
   /** Seats in check now, computed from the position (chess: only the side to move). */

@@ -3,6 +3,8 @@
 import { money } from "./api.js";
 import { $, el, formatWait } from "./ui.js";
 
+const LIVE_REFRESH_MS = 4000; // how often the lobby's live-games list is asked again
+
 export class LobbyScreen {
   /**
    * @param {{socket: import("./socket.js").GameSocket, api: import("./api.js").Api,
@@ -15,6 +17,9 @@ export class LobbyScreen {
     this.queue = null; // last queue.status frame while waiting
     this.queueSince = 0;
     this.timer = null;
+    this.liveTimer = null;
+    this.liveBusy = false;
+    this.liveKey = null; // what the list shows, so that an unchanged refresh touches nothing
     $("#play-form").addEventListener("submit", (e) => {
       e.preventDefault();
       this.#join();
@@ -39,6 +44,16 @@ export class LobbyScreen {
     this.#stakeLabels();
     this.#myGames(this.socket.welcome ? this.socket.welcome.games || [] : []);
     this.#liveGames();
+    clearInterval(this.liveTimer);
+    this.liveTimer = setInterval(() => {
+      if ($("#screen-lobby").hidden) {
+        // The lobby was left: stop asking until it is shown again.
+        clearInterval(this.liveTimer);
+        this.liveTimer = null;
+        return;
+      }
+      this.#liveGames();
+    }, LIVE_REFRESH_MS);
   }
 
   /** Stakes in the wallet's currency ("Free", "1.00 USD", ...). */
@@ -143,19 +158,37 @@ export class LobbyScreen {
   }
 
   async #liveGames() {
-    const games = await this.deps.api.liveGames();
+    if (this.liveBusy) return; // a slow answer: skip this round rather than pile up
+    this.liveBusy = true;
+    let games;
+    try {
+      games = await this.deps.api.liveGames();
+    } finally {
+      this.liveBusy = false;
+    }
+    const me = (this.deps.api.session && this.deps.api.session.username) || "";
+    const key = JSON.stringify(games && games.map((g) => [g.id, g.seats.map((s) => s.username)]));
+    if (key === this.liveKey) return; // re-drawing would eat a click in progress
+    this.liveKey = key;
     const list = $("#live-games");
     if (!games || !games.length) {
-      list.replaceChildren(el("li", { class: "muted" }, games ? "No live games right now." : "Enter a game id to watch it."));
+      list.replaceChildren(
+        el("li", { class: "muted" }, games ? "No live games right now." : "The game list is unavailable."),
+      );
       return;
     }
     list.replaceChildren(
-      ...games.map((g) =>
-        el("li", {}, [
-          el("a", { href: `#/game/${encodeURIComponent(g.id)}` }, `${g.game === "chess" ? "Chess" : "Four-player chess"}`),
-          ` · ${(g.seats || []).map((s) => s.username).join(", ")}`,
-        ]),
-      ),
+      ...games.map((g) => {
+        const names = (g.seats || []).map((s) => s.display_name || s.username);
+        const mine = (g.seats || []).some((s) => s.username.toLowerCase() === me.toLowerCase());
+        const title = g.game === "chess" ? "Chess" : g.game === "fourchess" ? "Four-player chess" : g.game;
+        const stake = g.stake ? money(g.stake, g.currency) : "free";
+        return el("li", { class: "live-game", "data-game-id": g.id }, [
+          el("span", { class: "what" }, `${title} · ${g.time_control} · ${stake}${g.private ? " · private" : ""}`),
+          el("a", { class: "go", href: `#/game/${encodeURIComponent(g.id)}` }, mine ? "Resume" : "Watch"),
+          el("span", { class: "muted players" }, names.join(g.game === "chess" ? " vs " : ", ")),
+        ]);
+      }),
     );
   }
 }

@@ -4,7 +4,7 @@ import { money } from "./api.js";
 import { $, el } from "./ui.js";
 
 export class WalletScreen {
-  /** @param {{api: import("./api.js").Api, toast: Function, currency: () => string, setCurrency: Function}} deps */
+  /** @param {{api: import("./api.js").Api, toast: Function, currency: () => string, showBalance: Function}} deps */
   constructor(deps) {
     this.deps = deps;
     this.cursor = null;
@@ -16,7 +16,7 @@ export class WalletScreen {
     this.cursor = null;
     try {
       const wallet = await this.deps.api.wallet();
-      this.deps.setCurrency(wallet.currency);
+      this.deps.showBalance(wallet); // the header too: it may be older than this screen
       $("#wallet-balance").textContent = money(wallet.balance, wallet.currency);
     } catch (err) {
       $("#wallet-balance").textContent = `Unavailable (${err.message})`;
