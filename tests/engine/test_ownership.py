@@ -96,3 +96,12 @@ async def test_members_join_and_leave(bus: Bus) -> None:
     shards = await bus.holders([shard_lease(s) for s in range(SHARDS)])
     assert {s for s, h in enumerate(shards) if h == "b"} == b.shards
     assert all(h in (None, "b") for h in shards)
+
+
+async def test_handover_marks_are_overwritten_and_read_back(bus: Bus) -> None:
+    a = Ownership(bus, "a", ttl_ms=5_000)
+    b = Ownership(bus, "b", ttl_ms=5_000)
+    assert await b.handover_marks([1, 2]) == {}
+    await a.mark_handover([1, 2], 1_000)
+    await a.mark_handover([2], 2_000)  # a later handover of the same shard
+    assert await b.handover_marks([1, 2, 3]) == {1: 1_000, 2: 2_000}

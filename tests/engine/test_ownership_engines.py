@@ -113,6 +113,33 @@ async def test_stop_hands_every_game_over_at_once(cluster: Harness) -> None:
     cluster.extra.remove(b)  # type: ignore[attr-defined]
 
 
+async def test_a_handover_charges_the_thinking_time_up_to_it(cluster: Harness) -> None:
+    b = await add_engine(cluster, "engine-b")
+    await balanced([cluster.engine, b])
+    seats = await cluster.players(12)
+    games = [await cluster.game(seats[i : i + 2], base_ms=60_000) for i in range(0, 12, 2)]
+    on_a = [i for i, g in enumerate(games) if shard_of(g) in cluster.engine.owned]
+    assert on_a
+    i = on_a[0]
+    game_id, white, black = games[i], seats[2 * i], seats[2 * i + 1]
+    for player, move in [(white, "e2e4"), (black, "e7e5"), (white, "g1f3")]:
+        assert (await cluster.send(game_id, player, "move", move)).ok
+    before = (await cluster.events(game_id))[-1]  # black thinks from here...
+    await asyncio.sleep(0.6)
+    await cluster.engine.stop()  # ...and is handed over to b meanwhile
+    reply = await cluster.send(game_id, black, "move", "b8c6")
+    assert reply.ok
+    after = (await cluster.events(game_id))[-1]
+    charged = before.clocks[1] - after.clocks[1]
+    elapsed = after.ts_ms - before.ts_ms
+    # Charged the thinking time before the handover (not refunded as after a crash);
+    # only the handover's own gap (a poll at most, and the reload) is free.
+    assert 600 <= charged <= elapsed, (charged, elapsed)
+    assert elapsed - charged < 300, (charged, elapsed)
+    cluster.engine = b
+    cluster.extra.remove(b)  # type: ignore[attr-defined]
+
+
 async def test_a_killed_engine_is_taken_over_within_the_lease_and_clocks_stay_fair(
     cluster: Harness,
 ) -> None:

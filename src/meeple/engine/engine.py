@@ -92,6 +92,8 @@ class Engine:
         self._batch_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._changes: Subscriber | None = None
+        # shard -> when its previous owner handed it over (ms), for fair clocks at load
+        self._handed_over: dict[int, int] = {}
         self._running = False
 
     @property
@@ -132,6 +134,7 @@ class Engine:
             # The loops notice within one pop wait; the last batch completes.
             await asyncio.wait(self._tasks[:2], timeout=2.0)
         await self._halt()
+        await self.ownership.mark_handover(sorted(self.ownership.trusted), now_ms())
         await self.ownership.leave()
         await self._announce(b"left")
         metrics.OWNED_SHARDS.set(0)
@@ -208,6 +211,7 @@ class Engine:
             gained = await self.ownership.take(plan.take)
             if gained:
                 log.info("engine %s took shards %s", self.engine_id, sorted(gained))
+                self._handed_over |= await self.ownership.handover_marks(sorted(gained))
                 await self._load_shards(gained)
         metrics.OWNED_SHARDS.set(len(self.owned))
 
@@ -224,11 +228,14 @@ class Engine:
         async with self._batch_lock:
             self.ownership.forget(shards)
             self._drop_shards(set(shards))
+        await self.ownership.mark_handover(shards, now_ms())
         await self.ownership.release(shards)
         await self._announce(b"released")
         log.info("engine %s handed shards %s over", self.engine_id, sorted(shards))
 
     def _drop_shards(self, shards: set[int]) -> None:
+        for shard in shards:
+            self._handed_over.pop(shard, None)
         for game_id in [g for g in self.tables if shard_of(g) in shards]:
             self._drop(game_id)
             self._unsettled.discard(game_id)
@@ -255,7 +262,10 @@ class Engine:
     # ---------------------------------------------------------------------- loading
 
     async def _load(self, game_id: str) -> Table | None:
-        table = await storage.load_table(self.store, game_id, self._policy, now_ms())
+        served_until = self._handed_over.get(shard_of(game_id))
+        table = await storage.load_table(
+            self.store, game_id, self._policy, now_ms(), served_until_ms=served_until
+        )
         if table is None:
             return None
         self.tables[game_id] = table

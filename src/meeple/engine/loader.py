@@ -63,29 +63,39 @@ def replay(
     now_ms: int,
     *,
     snapshot: Snapshot | None = None,
+    served_until_ms: int | None = None,
 ) -> Table:
     """The table after the events ``bodies``, loaded at ``now_ms``.
 
     Without a snapshot ``bodies`` are seq 1..n. With one, ``bodies`` are the
     ``start`` event (seq 1, for the seats and options) and then the events after
     the snapshot's seq.
+
+    ``served_until_ms``: the game was served by an engine until then (a graceful
+    handover's time): the running seats are charged from the last event up to it,
+    and only the time between it and the load is free. Ignored if it is not after
+    the last event (whose time a snapshot does not keep: then nothing is charged).
     """
     last_clocks: tuple[int, ...] | None = None
+    last_ms: int | None = None
     for body in bodies:
         frame = messages.decode_server(body)
         if not isinstance(frame, messages.Event) or frame.seq != table.seq + 1:
             raise ReplayError(f"{table.game_id}: expected event {table.seq + 1}, got {frame!r}")
         table = _apply(table, frame)
-        last_clocks = tuple(frame.clocks)
+        last_clocks, last_ms = tuple(frame.clocks), frame.ts_ms
         if snapshot is not None and frame.seq == 1 and snapshot.seq > 1:
             state = table.rules.decode(snapshot.state)
             table = replace(table, state=state, seq=snapshot.seq, moved=snapshot.moved)
-            last_clocks = snapshot.clocks
+            last_clocks, last_ms = snapshot.clocks, None
     if last_clocks is None or table.state is None:
         return table
     to_act = table.rules.to_act(table.state) if table.status == ACTIVE else ()
-    clock = Clock(remaining=last_clocks, running=(), since_ms=now_ms)
     running = tuple(s for s in to_act if s in table.moved)
+    if served_until_ms is not None and last_ms is not None and served_until_ms > last_ms:
+        served = Clock(remaining=last_clocks, running=running, since_ms=last_ms)
+        last_clocks = served.read(min(served_until_ms, now_ms))
+    clock = Clock(remaining=last_clocks, running=(), since_ms=now_ms)
     return replace(table, clock=clock.run(running, now_ms), turn_ms=now_ms, to_act=to_act)
 
 

@@ -49,6 +49,11 @@ def member_lease(slot: int) -> str:
     return f"lease.engine.{slot}"
 
 
+def handover_mark(shard: int) -> str:
+    """Name under which a releasing engine leaves the time (ms) it handed a shard over."""
+    return f"lease.handover.{shard}"
+
+
 def fair_share(members: int) -> int:
     """Shards each of ``members`` engines should own (rounded up: all are covered)."""
     return math.ceil(SHARDS / max(1, members))
@@ -177,6 +182,26 @@ class Ownership:
         """Give ``shards`` up now (forget them first: nothing may be written after)."""
         self.forget(shards)
         await asyncio.gather(*(self.bus.release(shard_lease(s), self.owner) for s in shards))
+
+    async def mark_handover(self, shards: Sequence[int], at_ms: int) -> None:
+        """Leave the handover time of ``shards`` for the next owner (a lease whose holder
+        is the time: the port's only shared value; lost with Redis, then the next owner
+        refunds the running clock since the last event, as after a crash)."""
+
+        async def mark(shard: int) -> None:
+            name = handover_mark(shard)
+            old = await self.bus.holder(name)
+            if old is not None:
+                await self.bus.release(name, old)
+            await self.bus.acquire(name, str(at_ms), max(60_000, 10 * self.ttl_ms))
+
+        await asyncio.gather(*(mark(s) for s in shards))
+
+    async def handover_marks(self, shards: Sequence[int]) -> dict[int, int]:
+        """The handover times left for ``shards`` (none: taken over after a crash)."""
+        names = [handover_mark(s) for s in shards]
+        marks = await self.bus.holders(names) if names else []
+        return {s: int(m) for s, m in zip(shards, marks, strict=True) if m and m.isdigit()}
 
     async def leave(self) -> None:
         """Give everything up at once: the member slot first, so that the others

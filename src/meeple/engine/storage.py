@@ -55,9 +55,15 @@ async def seat_infos(store: Store, game: str, player_ids: Sequence[int]) -> tupl
 
 
 async def load_table(
-    store: Store, game_id: str, policy_for: PolicyFor, now_ms: int
+    store: Store,
+    game_id: str,
+    policy_for: PolicyFor,
+    now_ms: int,
+    *,
+    served_until_ms: int | None = None,
 ) -> Table | None:
-    """The game's table rebuilt from its log (``None``: no such game)."""
+    """The game's table rebuilt from its log (``None``: no such game);
+    ``served_until_ms`` as for :func:`meeple.engine.loader.replay`."""
     repo = Games(store)
     row = await repo.get(game_id)
     if row is None:
@@ -90,7 +96,7 @@ async def load_table(
     if not bodies and row.status in ("finished", "aborted"):
         # Closed before it ever started (e.g. the stakes could not be escrowed).
         return replace(table, status=row.status, result=row.result or {"reason": row.status})
-    return replay(table, bodies, now_ms, snapshot=snapshot)
+    return replay(table, bodies, now_ms, snapshot=snapshot, served_until_ms=served_until_ms)
 
 
 async def save_snapshot(store: Store, table: Table) -> None:
