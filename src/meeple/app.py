@@ -2,6 +2,9 @@
 
 Routes, first match wins: ``/ws`` (the gateway), ``/metrics`` (Prometheus), then
 everything else to the api's FastAPI app (``/api/...``, ``/healthz``, ``/readyz``).
+``meeple serve`` keeps WebSocket upgrades of ``/ws`` out of the app (the gateway's
+lean transport takes them on the same port, :mod:`meeple.gateway.server`); the
+``/ws`` route here serves any other ASGI server.
 The lifespan opens the store and the bus (in memory, or Redis with
 ``MEEPLE_REDIS_URL``) and starts, in order, the
 api, the engine, the matchmaker and the gateway; shutdown runs in reverse, the

@@ -1,5 +1,9 @@
-"""A real gateway on a real port (uvicorn in this process), the in-memory bus,
-a SQLite store and the fake engine of :mod:`tests.gateway.fake_engine`."""
+"""A real gateway on a real port, the in-memory bus, a SQLite store and the fake
+engine of :mod:`tests.gateway.fake_engine`.
+
+Every test runs on both transports: ``wire`` (the lean server of ``meeple serve``,
+:func:`meeple.gateway.server.serve_gateway`) and ``asgi`` (:meth:`Gateway.routes`
+under uvicorn in this process)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from starlette.applications import Starlette
 from meeple.auth.tokens import TokenSigner
 from meeple.bus.memory import MemoryBus
 from meeple.gateway import Gateway
+from meeple.gateway.server import serve_gateway
 from meeple.settings import Settings
 from meeple.store.database import Store
 from meeple.store.schema import players
@@ -77,10 +82,13 @@ class Rig:
 MakeRig = Callable[..., Awaitable[Rig]]
 
 
-@pytest.fixture
-async def make_rig(sqlite_url: str, tmp_path: Path) -> AsyncIterator[MakeRig]:
+@pytest.fixture(params=["wire", "asgi"])
+async def make_rig(
+    sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[MakeRig]:
     """Build a rig with setting overrides: ``await make_rig(command_timeout_s=0.5)``."""
     stops: list[Callable[[], Awaitable[None]]] = []
+    transport = request.param
 
     async def build(tick_s: float = 0.05, **overrides: Any) -> Rig:
         settings = Settings(data_dir=tmp_path, signing_key=KEY, **overrides)
@@ -91,32 +99,14 @@ async def make_rig(sqlite_url: str, tmp_path: Path) -> AsyncIterator[MakeRig]:
         gateway = Gateway(store=store, bus=bus, settings=settings, gateway_id="gw1", tick_s=tick_s)
         await gateway.start()
         port = free_port()
-        config = uvicorn.Config(
-            Starlette(routes=gateway.routes()),
-            host="127.0.0.1",
-            port=port,
-            ws="websockets-sansio",
-            ws_max_size=1 << 20,
-            ws_per_message_deflate=False,
-            lifespan="off",
-            log_level="warning",
-        )
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
-        deadline = asyncio.get_running_loop().time() + 10
-        while not server.started:  # uvicorn offers no event to wait on
-            if serving.done():
-                serving.result()
-            assert asyncio.get_running_loop().time() < deadline, "uvicorn did not start"
-            await asyncio.sleep(0.01)
+        serving = await _serve(transport, gateway, port)
         rig = Rig(gateway, engine, store, bus, f"ws://127.0.0.1:{port}/ws", _signer(), [])
 
         async def stop() -> None:
             for client in rig.clients:
                 await client.close()
             await gateway.stop()
-            server.should_exit = True
-            await serving
+            await serving()
             await engine.stop()
             await store.close()
 
@@ -132,6 +122,42 @@ async def make_rig(sqlite_url: str, tmp_path: Path) -> AsyncIterator[MakeRig]:
 async def rig(make_rig: MakeRig) -> Rig:
     """A rig with default settings."""
     return await make_rig()
+
+
+async def _serve(transport: str, gateway: Gateway, port: int) -> Callable[[], Awaitable[None]]:
+    """Listen on ``port`` with ``transport``; returns the function that stops listening."""
+    if transport == "wire":
+        server = await serve_gateway(gateway, "127.0.0.1", port)
+
+        async def stop_wire() -> None:
+            server.close()
+            await server.wait_closed()
+
+        return stop_wire
+    config = uvicorn.Config(
+        Starlette(routes=gateway.routes()),
+        host="127.0.0.1",
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=1 << 20,
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_level="warning",
+    )
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    deadline = asyncio.get_running_loop().time() + 10
+    while not uv.started:  # uvicorn offers no event to wait on
+        if task.done():
+            task.result()
+        assert asyncio.get_running_loop().time() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.01)
+
+    async def stop_asgi() -> None:
+        uv.should_exit = True
+        await task
+
+    return stop_asgi
 
 
 def _signer(ttl_s: int = 900) -> TokenSigner:

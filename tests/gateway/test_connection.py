@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from meeple.gateway.connection import CLOSE_SLOW, Connection
+from meeple.gateway.asgi import AsgiConnection as Connection
+from meeple.gateway.connection import CLOSE_SLOW
 from meeple.gateway.limits import TokenBucket
 
 

@@ -1,7 +1,9 @@
 """``meeple serve``: the whole platform in one process on embedded defaults.
 
-One ASGI app (:mod:`meeple.app`): the api, the gateway's ``/ws``, ``/metrics``,
-and the engine and matchmaker in its lifespan, on the SQLite store in the data
+One port: WebSocket upgrades of ``/ws`` go to the gateway's lean transport
+(:mod:`meeple.gateway.server`), every other request to one ASGI app
+(:mod:`meeple.app`: the api, the web client, ``/metrics``), whose lifespan starts
+the engine, the matchmaker and the gateway, on the SQLite store in the data
 dir (or ``MEEPLE_DATABASE_URL``, e.g. PostgreSQL) and the in-memory bus.
 
 Ctrl-C or SIGTERM drains first: every client gets ``Notice(draining)``, commands
@@ -70,11 +72,13 @@ class _DrainingServer(_Server):
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM."""
     from meeple.app import create_serve_app
+    from meeple.gateway.server import uvicorn_options
     from meeple.obs.logging import configure_logging
 
     settings = settings_from(args)
     configure_logging(settings)
     app = create_serve_app(settings)
+    runtime = app.state.runtime
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -85,13 +89,9 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
-        # The gateway answers frames over its own limit with frame_too_large; the
-        # protocol layer's limit only stops absurd frames before they are buffered.
-        ws="websockets-sansio",
-        ws_max_size=max(1 << 20, 4 * settings.ws_max_frame_bytes),
-        ws_ping_interval=settings.ws_ping_interval_s,
-        ws_ping_timeout=settings.ws_ping_interval_s,
-        ws_per_message_deflate=False,
+        # One port: /ws upgrades stay with the gateway's lean transport (no ASGI
+        # task per connection); every other request goes to the ASGI app.
+        **uvicorn_options(lambda: runtime.gateway),
     )
     server = _DrainingServer(config, "meeple serving", app.state.runtime.drain)
     server.run()

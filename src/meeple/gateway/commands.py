@@ -7,9 +7,16 @@ command still in flight (a client retrying early, or on a second connection)
 waits for the same reply instead of being pushed again; after a reply or a
 timeout the engine's own at-most-once record answers any retry.
 
+Sending never makes the caller wait: :meth:`CommandRouter.submit` queues the push
+and returns the reply future at once, and one pump task per gateway pushes the
+queued commands in the order they were submitted (so one client's commands reach
+their queue in the order it sent them). Timeouts are one sweep timer for all
+commands in flight, not a timer or a task per command.
+
 Availability: a game command for a shard that no engine holds is answered
-``games_unavailable`` at once. Lease holders are cached for ``holder_ttl_s`` so
-that a busy gateway asks the bus about each shard at most once a second.
+``games_unavailable`` at once. Lease holders are cached for ``holder_ttl_s`` and
+refreshed for all shards in one batched read (:meth:`Bus.holders`); a command for a
+shard whose cached holder is stale is checked by the pump before it is pushed.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import deque
 
 from meeple.bus.base import Bus
 from meeple.protocol.errors import ProtocolError
@@ -34,6 +42,28 @@ log = logging.getLogger(__name__)
 
 ReplyKey = tuple[int, str]
 
+_SWEEP_MAX_S = 0.1
+
+
+class _Outgoing:
+    """A command waiting for the pump."""
+
+    __slots__ = ("data", "future", "key", "queue", "shard")
+
+    def __init__(
+        self,
+        queue: str,
+        data: bytes,
+        shard: int | None,
+        key: ReplyKey,
+        future: asyncio.Future[CommandReply] | None,
+    ) -> None:
+        self.queue = queue
+        self.data = data
+        self.shard = shard
+        self.key = key
+        self.future = future
+
 
 class CommandRouter:
     """Sends commands over the bus and pairs replies with their waiters."""
@@ -45,22 +75,50 @@ class CommandRouter:
         self.gateway_id = gateway_id
         self.timeout_s = timeout_s
         self.holder_ttl_s = holder_ttl_s
-        self._pending: dict[ReplyKey, asyncio.Future[CommandReply]] = {}
+        # Insertion order is deadline order (one timeout for all): the sweep reads the front.
+        self._pending: dict[ReplyKey, tuple[asyncio.Future[CommandReply], float]] = {}
         self._holders: dict[int, tuple[str | None, float]] = {}
         self._internal_ids = itertools.count(1)
         self._idle = asyncio.Event()
         self._idle.set()
+        self._outbox: deque[_Outgoing] = deque()
+        self._wake = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._sweep: asyncio.TimerHandle | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the pump."""
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._run(), name=f"commands-{self.gateway_id}")
+
+    async def stop(self) -> None:
+        """Stop the pump and the sweep (answer the waiters first: :meth:`fail_all`)."""
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+            self._pump = None
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
 
     # -- availability -------------------------------------------------------------
 
+    def known_available(self, shard: int) -> bool | None:
+        """Whether an engine holds the shard's lease, from the cache (None: unknown or stale)."""
+        cached = self._holders.get(shard)
+        if cached is None or cached[1] <= time.monotonic():
+            return None
+        return cached[0] is not None
+
     async def shard_available(self, shard: int) -> bool:
         """Whether an engine holds the shard's lease (cached for ``holder_ttl_s``)."""
-        now = time.monotonic()
-        cached = self._holders.get(shard)
-        if cached is not None and cached[1] > now:
-            return cached[0] is not None
+        known = self.known_available(shard)
+        if known is not None:
+            return known
         holder = await self.bus.holder(shard_lease(shard))
-        self._holders[shard] = (holder, now + self.holder_ttl_s)
+        self._holders[shard] = (holder, time.monotonic() + self.holder_ttl_s)
         return holder is not None
 
     async def any_available(self) -> bool:
@@ -91,24 +149,31 @@ class CommandRouter:
             sent_ms=int(time.time() * 1000),
         )
 
-    async def send(self, queue: str, command: Command) -> asyncio.Future[CommandReply]:
-        """Push ``command`` to ``queue`` (unless the same one is in flight); its reply future."""
+    def submit(
+        self, queue: str, command: Command, *, shard: int | None = None
+    ) -> asyncio.Future[CommandReply]:
+        """Queue ``command`` for ``queue`` (unless the same one is in flight); its reply future.
+
+        With ``shard``, a stale availability is checked before the push: no holder
+        resolves the future with ``games_unavailable`` (nothing is pushed). The
+        future fails with :class:`ProtocolError` (``timeout``, ``games_unavailable``).
+        """
         key = (command.player_id, command.command_id)
-        future = self._pending.get(key)
-        if future is not None and not future.done():
-            return future
-        future = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
+        entry = self._pending.get(key)
+        if entry is not None and not entry[0].done():
+            return entry[0]
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[CommandReply] = loop.create_future()
+        self._pending[key] = (future, time.monotonic() + self.timeout_s)
         self._idle.clear()
-        try:
-            await self.bus.push(queue, encode_internal(command))
-        except BaseException:
-            self._forget(key, future)
-            raise
+        if self._sweep is None:
+            self._sweep = loop.call_later(self._sweep_period(), self._expire)
+        self._outbox.append(_Outgoing(queue, encode_internal(command), shard, key, future))
+        self._wake.set()
         return future
 
-    async def tell(self, queue: str, command: Command) -> None:
-        """Push a command that wants no reply (``reply_to`` is empty)."""
+    def tell(self, queue: str, command: Command) -> None:
+        """Queue a command that wants no reply (``reply_to`` is empty)."""
         quiet = Command(
             game_id=command.game_id,
             player_id=command.player_id,
@@ -118,22 +183,38 @@ class CommandRouter:
             reply_to="",
             sent_ms=command.sent_ms,
         )
-        await self.bus.push(queue, encode_internal(quiet))
-
-    async def wait(self, command: Command, future: asyncio.Future[CommandReply]) -> CommandReply:
-        """The reply, or :class:`ProtocolError` ``timeout`` (retry with the same id)."""
         key = (command.player_id, command.command_id)
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
-        except TimeoutError:
-            self._forget(key, future)
-            raise ProtocolError(
-                "timeout", f"no answer to {command.kind} in {self.timeout_s:g} s"
-            ) from None
+        self._outbox.append(_Outgoing(queue, encode_internal(quiet), None, key, None))
+        self._wake.set()
 
-    async def call(self, queue: str, command: Command) -> CommandReply:
-        """Send and wait."""
-        return await self.wait(command, await self.send(queue, command))
+    async def call(self, queue: str, command: Command, *, shard: int | None = None) -> CommandReply:
+        """Submit and wait for the reply (or :class:`ProtocolError`)."""
+        return await self.submit(queue, command, shard=shard)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                item = self._outbox.popleft()
+                if item.future is not None and item.future.done():
+                    continue  # timed out (or failed) before its turn
+                try:
+                    if item.shard is not None and not await self.shard_available(item.shard):
+                        self._fail(item, "games_unavailable", "no engine owns that game now")
+                        continue
+                    await self.bus.push(item.queue, item.data)
+                except Exception as exc:
+                    extra = {"queue": item.queue, "error": repr(exc)}
+                    log.warning("command push failed", extra=extra)
+                    self._fail(item, "games_unavailable", "the game service is unreachable; retry")
+
+    def _fail(self, item: _Outgoing, code: str, message: str) -> None:
+        future = item.future
+        if future is None or future.done():
+            return
+        self._forget(item.key, future)
+        future.set_exception(ProtocolError(code, message))
 
     # -- replies ----------------------------------------------------------------------
 
@@ -145,15 +226,38 @@ class CommandRouter:
             log.error("undecodable command reply dropped", extra={"size": len(data)})
             return
         key = (reply.player_id, reply.command_id)
-        future = self._pending.get(key)
-        if future is None:
+        entry = self._pending.get(key)
+        if entry is None:
             return  # timed out already; the client retries and gets the recorded outcome
+        future = entry[0]
         if not future.done():
             future.set_result(reply)
         self._forget(key, future)
 
+    def _sweep_period(self) -> float:
+        return min(_SWEEP_MAX_S, max(0.005, self.timeout_s / 4))
+
+    def _expire(self) -> None:
+        """The sweep: fail every command past its deadline with ``timeout``."""
+        self._sweep = None
+        now = time.monotonic()
+        expired = []
+        for key, (future, deadline) in self._pending.items():
+            if deadline > now:
+                break
+            expired.append((key, future))
+        for key, future in expired:
+            self._forget(key, future)
+            if not future.done():
+                future.set_exception(
+                    ProtocolError("timeout", f"no answer in {self.timeout_s:g} s; retry")
+                )
+        if self._pending:
+            self._sweep = asyncio.get_running_loop().call_later(self._sweep_period(), self._expire)
+
     def _forget(self, key: ReplyKey, future: asyncio.Future[CommandReply]) -> None:
-        if self._pending.get(key) is future:
+        entry = self._pending.get(key)
+        if entry is not None and entry[0] is future:
             del self._pending[key]
         if not self._pending:
             self._idle.set()
@@ -173,7 +277,7 @@ class CommandRouter:
 
     def fail_all(self, code: str, message: str) -> None:
         """Answer every waiter with an error (the gateway is stopping)."""
-        for (player_id, command_id), future in list(self._pending.items()):
+        for (player_id, command_id), (future, _) in list(self._pending.items()):
             if not future.done():
                 future.set_result(
                     CommandReply(

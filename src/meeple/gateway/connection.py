@@ -1,28 +1,25 @@
-"""One client connection: who it is, what it follows, and its bounded outbox.
+"""One client connection as the session sees it: who it is, what it follows, how it is closed.
 
-Frames to a client are queued in :attr:`Connection.outbox` and written by the
-connection's writer (the only per-connection task besides the reader that ASGI
-gives us): fan-out never waits for a slow socket. A client whose outbox passes
-its limit is closed as a slow consumer (4008) instead of being buffered without
-bound; it reconnects and resumes from its last sequence number.
+The transport is somewhere else: :class:`Connection` is the transport-agnostic part
+(identity, limits, follows, the close reason) and a transport subclasses it with
+:meth:`~Connection.send` and :meth:`~Connection.close` — the lean WebSocket server
+(:mod:`meeple.gateway.wire`, what ``meeple serve`` and ``meeple gateway`` run) or an
+ASGI WebSocket (:mod:`meeple.gateway.asgi`). Frames go out as the UTF-8 bytes of their
+JSON; fan-out hands every connection the same bytes object.
+
+A connection's memory is most of the gateway's memory at 10,000 idle clients, so
+everything here has ``__slots__`` and nothing per connection is created before it
+is needed (a :class:`Follow` only on subscribe).
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
-
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from meeple.gateway.limits import TokenBucket
 from meeple.obs import metrics
-
-log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
 
@@ -42,109 +39,68 @@ class Follow:
     """A connection's subscription to one game.
 
     ``last_seq`` is the last event sent to this client. While ``syncing`` (catching
-    up from the store or waiting for a state), live frames wait in ``buffer``.
+    up from the store or waiting for a state), live frames wait in ``buffer``;
+    ``recheck`` asks a catch-up in progress to read the store once more (frames were
+    lost after it started reading).
     """
 
     game_id: str
     last_seq: int = 0
     syncing: bool = True
-    buffer: list[tuple[int, str]] = field(default_factory=list)
+    recheck: bool = False
+    buffer: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 class Connection:
-    """State of one authenticated WebSocket."""
+    """State of one authenticated WebSocket; transports implement ``send`` and ``close``."""
 
-    def __init__(
-        self,
-        ws: WebSocket,
-        *,
-        player_id: int,
-        username: str,
-        address: str,
-        bucket: TokenBucket,
-        send_limit: int,
-    ) -> None:
+    __slots__ = (
+        "address",
+        "bucket",
+        "close_code",
+        "close_reason",
+        "follows",
+        "id",
+        "last_received",
+        "player_id",
+        "username",
+    )
+
+    def __init__(self, *, player_id: int, username: str, address: str, bucket: TokenBucket) -> None:
         self.id = next(_ids)
-        self.ws = ws
         self.player_id = player_id
         self.username = username
         self.address = address
         self.bucket = bucket
-        self.send_limit = send_limit
         self.follows: dict[str, Follow] = {}
         self.last_received = time.monotonic()
-        self.outbox: deque[str] = deque()
-        self.tasks: set[asyncio.Task[Any]] = set()
         self.close_code: int | None = None
         self.close_reason = ""
-        self._wake = asyncio.Event()
-        self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
-        return f"<Connection {self.id} player={self.player_id} {self.address}>"
+        return f"<{type(self).__name__} {self.id} player={self.player_id} {self.address}>"
 
     @property
     def closing(self) -> bool:
         """Whether a close was requested (frames queued before it still go out)."""
         return self.close_code is not None
 
-    def send(self, text: str) -> None:
-        """Queue one frame for the client (dropped once the connection is closing)."""
-        if self.close_code is not None:
-            return
-        if len(self.outbox) >= self.send_limit:
-            log.warning("slow consumer closed", extra={"conn": self.id, "player": self.player_id})
-            self.outbox.clear()
-            self.close(CLOSE_SLOW, "slow consumer")
-            return
-        self.outbox.append(text)
-        self._wake.set()
+    def send(self, data: bytes) -> None:
+        """Send one text frame (the UTF-8 JSON ``data``); dropped once closing."""
+        raise NotImplementedError
 
     def close(self, code: int, reason: str) -> None:
-        """Close after the frames already queued are written (the first reason wins)."""
-        if self.close_code is None:
-            self.close_code = code
-            self.close_reason = reason
-            metrics.DISCONNECTS.labels(reason=reason.replace(" ", "_") or "closed").inc()
-        self._wake.set()
+        """Close after the frames already sent (the first reason wins)."""
+        raise NotImplementedError
 
-    def spawn(self, coro: Any) -> None:
-        """Run a piece of this connection's work; cancelled when the connection ends."""
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
+    def heartbeat(self, now: float, ping_interval_s: float) -> None:
+        """Upkeep from the gateway's shared loop (protocol pings, stuck closes)."""
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("connection task failed", exc_info=task.exception())
-
-    async def wait_closed(self) -> None:
-        """Until the writer has closed the socket."""
-        await self._closed.wait()
-
-    async def run_writer(self) -> None:
-        """Write queued frames in order; close the socket when asked to."""
-        try:
-            while True:
-                while self.outbox:
-                    text = self.outbox.popleft()
-                    await self.ws.send({"type": "websocket.send", "text": text})
-                    metrics.MESSAGES_OUT.inc()
-                if self.close_code is not None:
-                    await self.ws.send(
-                        {
-                            "type": "websocket.close",
-                            "code": self.close_code,
-                            "reason": self.close_reason,
-                        }
-                    )
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-        except (OSError, RuntimeError, WebSocketDisconnect):
-            # The peer went away mid-write (uvicorn raises on a closed socket): nothing
-            # left to deliver; the reader notices the disconnect.
-            return
-        finally:
-            self._closed.set()
+    def _closing(self, code: int, reason: str) -> bool:
+        """Record the close reason; False if the connection was already closing."""
+        if self.close_code is not None:
+            return False
+        self.close_code = code
+        self.close_reason = reason
+        metrics.DISCONNECTS.labels(reason=reason.replace(" ", "_") or "closed").inc()
+        return True

@@ -1,10 +1,21 @@
-"""The gateway: the WebSocket endpoint ``/ws`` and its one shared housekeeping loop.
+"""The gateway: admission, frame limits, drain, and its one shared housekeeping loop.
 
-Per connection there are two tasks only: the reader (the ASGI endpoint itself)
-and the writer (:meth:`Connection.run_writer`). Everything periodic (idle
-timeouts, engine availability and its notices) runs in one loop for all
-connections; WebSocket protocol pings are timers in the server (uvicorn's
-sans-I/O protocol, ``ws_ping_interval_s``), not tasks.
+Transports (:mod:`meeple.gateway.wire`, the lean WebSocket server that ``meeple
+serve`` and ``meeple gateway`` run; :mod:`meeple.gateway.asgi`, the ``/ws`` route
+of :meth:`Gateway.routes`) carry bytes; everything a client experiences is decided
+here and in :mod:`meeple.gateway.session`, the same for both:
+
+1. :meth:`Gateway.admit` checks the token and the address limit at connect (a
+   refusal is a frame and a close code);
+2. :meth:`Gateway.register` then :meth:`Gateway.open` subscribe the player's topic
+   and send ``Welcome``;
+3. :meth:`Gateway.receive` applies the frame limits (size, rate, draining) and
+   hands the frame to the session;
+4. :meth:`Gateway.forget` when the socket is gone.
+
+Everything periodic (idle timeouts, protocol pings of the lean transport, engine
+availability and its notices) runs in one loop for all connections: no task and no
+timer per connection.
 
 Drain (SIGTERM, or :meth:`Gateway.drain`): every client gets ``Notice(draining)``,
 new commands are refused with ``draining``, commands already in flight get their
@@ -14,13 +25,12 @@ replies, then every socket is closed with 1012 after its queued frames.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket
 
 from meeple.auth.errors import InvalidToken, TokenExpired
 from meeple.auth.tokens import AccessClaims, load_signing_key, verify_access_token
@@ -28,6 +38,7 @@ from meeple.bus.base import Bus
 from meeple.gateway.commands import CommandRouter
 from meeple.gateway.connection import (
     CLOSE_IDLE,
+    CLOSE_INTERNAL,
     CLOSE_POLICY,
     CLOSE_RESTART,
     CLOSE_TOO_BIG,
@@ -43,7 +54,13 @@ from meeple.protocol import messages as m
 from meeple.settings import Settings
 from meeple.store.database import Store
 
+if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
 log = logging.getLogger(__name__)
+
+Refusal = tuple[bytes, int]
+"""A refused connection's one frame and its close code."""
 
 
 class Gateway:
@@ -72,12 +89,14 @@ class Gateway:
         self.draining = False
         self._signing_key = load_signing_key(settings)
         self._loop_task: asyncio.Task[None] | None = None
+        self._emptied = asyncio.Event()
 
     # -- life cycle -----------------------------------------------------------------
 
     async def start(self) -> None:
         """Subscribe the bus and start the housekeeping loop."""
         await self.hub.start()
+        self.router.start()
         self.session.games_available = await self.router.any_available()
         self._loop_task = asyncio.create_task(self._housekeeping(), name="gateway-housekeeping")
         log.info("gateway started", extra={"gw": self.gateway_id})
@@ -91,22 +110,23 @@ class Gateway:
             m.Notice(
                 code="draining", message="server shutting down; reconnect", retry_after_ms=1000
             )
-        ).decode()
+        )
         for conn in list(self.connections):
             conn.send(notice)
-        deadline = time.monotonic() + self.settings.drain_timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.drain_timeout_s
         await self.router.wait_idle(self.settings.drain_timeout_s)
-        # The replies have arrived; let their tasks queue them before closing.
-        pending = [t for conn in self.connections for t in conn.tasks]
-        if pending:
-            await asyncio.wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+        # The replies have arrived; let their callbacks (and subscribes) send them first.
+        await self.session.wait_idle(max(0.0, deadline - loop.time()))
+        self._emptied.clear()
         for conn in list(self.connections):
             conn.close(CLOSE_RESTART, "draining")
-        closing = [asyncio.ensure_future(conn.wait_closed()) for conn in self.connections]
-        if closing:
-            await asyncio.wait(closing, timeout=max(0.1, deadline - time.monotonic()))
-            for waiter in closing:
-                waiter.cancel()
+        if self.connections:
+            try:
+                await asyncio.wait_for(self._emptied.wait(), max(0.1, deadline - loop.time()))
+            except TimeoutError:
+                left = len(self.connections)
+                log.warning("connections still open after drain", extra={"open": left})
         log.info("gateway drained", extra={"gw": self.gateway_id})
 
     async def stop(self) -> None:
@@ -117,155 +137,137 @@ class Gateway:
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
         self.router.fail_all("draining", "server shutting down")
+        await self.session.stop()
+        await self.router.stop()
         await self.hub.stop()
 
     def routes(self) -> list[BaseRoute]:
-        """The gateway's routes: the WebSocket endpoint ``/ws``."""
+        """The gateway's ASGI routes: the WebSocket endpoint ``/ws``.
+
+        For any ASGI server; ``meeple serve`` and ``meeple gateway`` serve ``/ws``
+        with the lean transport instead (:func:`meeple.gateway.server.lean_http`).
+        """
         return [WebSocketRoute("/ws", self.endpoint, name="ws")]
 
-    # -- the endpoint ----------------------------------------------------------------
-
     async def endpoint(self, ws: WebSocket) -> None:
-        """One client connection, from accept to close."""
-        await ws.accept()
-        address = ws.client.host if ws.client else "unknown"
-        claims = await self._admit(ws, address)
-        if claims is None:
-            return
-        conn = Connection(
-            ws,
-            player_id=claims.player_id,
-            username=claims.username,
-            address=address,
-            bucket=TokenBucket(self.settings.ws_rate_per_s, self.settings.ws_rate_burst),
-            send_limit=self.settings.ws_send_buffer_frames,
-        )
-        writer = asyncio.create_task(conn.run_writer())
-        self.connections.add(conn)
-        metrics.CONNECTIONS.inc()
-        try:
-            first = await self.hub.add_player(conn)
-            games = await self.reads.active_games(conn.player_id)
-            conn.send(
-                m.encode(
-                    m.Welcome(
-                        protocol=m.PROTOCOL_VERSION,
-                        player_id=conn.player_id,
-                        username=conn.username,
-                        server_time_ms=int(time.time() * 1000),
-                        games=games,
-                        games_available=self.session.games_available,
-                    )
-                ).decode()
-            )
-            if first and games:
-                await self.session.presence(conn.player_id, "online")
-            await self._read(conn)
-        finally:
-            await self._forget(conn, writer)
+        """One ASGI WebSocket connection, from accept to close."""
+        from meeple.gateway.asgi import serve_websocket
 
-    async def _admit(self, ws: WebSocket, address: str) -> AccessClaims | None:
-        """Authenticate and apply the address limit; None when the socket was refused."""
+        await serve_websocket(self, ws)
+
+    # -- a connection's life ------------------------------------------------------------
+
+    def admit(self, token: str | None, address: str) -> AccessClaims | Refusal:
+        """Authenticate and apply the address limit (counted on success: pair with
+        :meth:`register` and :meth:`forget`, or :meth:`AddressLimiter.release`)."""
         if self.draining:
-            await self._refuse(
-                ws,
-                m.Notice(code="draining", message="server shutting down", retry_after_ms=1000),
-                CLOSE_RESTART,
-            )
-            return None
-        token = ws.query_params.get("token") or _bearer(ws.headers.get("authorization"))
+            notice = m.Notice(code="draining", message="server shutting down", retry_after_ms=1000)
+            return m.encode(notice), CLOSE_RESTART
         try:
             if not token:
                 raise InvalidToken("no access token (?token= or Authorization: Bearer)")
             claims = verify_access_token(token, self._signing_key)
         except TokenExpired as exc:
-            await self._refuse(ws, _error("token_expired", exc.message), CLOSE_UNAUTHORIZED)
-            return None
+            return error_frame("token_expired", exc.message), CLOSE_UNAUTHORIZED
         except InvalidToken as exc:
-            await self._refuse(ws, _error("unauthorized", exc.message), CLOSE_UNAUTHORIZED)
-            return None
+            return error_frame("unauthorized", exc.message), CLOSE_UNAUTHORIZED
         if not self.addresses.acquire(address):
             limit = self.addresses.limit
-            await self._refuse(
-                ws,
-                _error("too_many_connections", f"at most {limit} connections per address"),
-                CLOSE_POLICY,
-            )
-            return None
+            message = f"at most {limit} connections per address"
+            return error_frame("too_many_connections", message), CLOSE_POLICY
         return claims
 
-    async def _refuse(self, ws: WebSocket, frame: m.Error | m.Notice, code: int) -> None:
-        if isinstance(frame, m.Error):
-            metrics.FRAMES_REJECTED.labels(code=frame.code).inc()
-        with contextlib.suppress(Exception):
-            await ws.send_text(m.encode(frame).decode())
-            await ws.close(code)
+    def bucket(self) -> TokenBucket:
+        """A new connection's rate limiter."""
+        return TokenBucket(self.settings.ws_rate_per_s, self.settings.ws_rate_burst)
 
-    async def _read(self, conn: Connection) -> None:
-        """Read frames until the client goes away."""
+    def register(self, conn: Connection) -> None:
+        """Count an admitted connection (before :meth:`open`)."""
+        self.connections.add(conn)
+        metrics.CONNECTIONS.inc()
+
+    async def open(self, conn: Connection) -> bool:
+        """Deliver the player's frames to ``conn`` and send ``Welcome``; False if it failed
+        (the connection is then closing)."""
+        try:
+            live = self.hub.add_player(conn)
+            if live is not None:
+                await live
+            games = await self.reads.active_games(conn.player_id)
+        except Exception:
+            log.exception("connection set-up failed", extra={"player": conn.player_id})
+            conn.close(CLOSE_INTERNAL, "internal error")
+            return False
+        if conn.closing:
+            return False
+        welcome = m.Welcome(
+            protocol=m.PROTOCOL_VERSION,
+            player_id=conn.player_id,
+            username=conn.username,
+            server_time_ms=int(time.time() * 1000),
+            games=games,
+            games_available=self.session.games_available,
+        )
+        conn.send(m.encode(welcome))
+        if live is not None and games:
+            self.session.announce(conn.player_id, "online", games)
+        return True
+
+    def receive(self, conn: Connection, data: bytes, *, text: bool) -> None:
+        """One frame from the client: limits first, then the session."""
+        now = time.monotonic()
+        conn.last_received = now
+        if conn.close_code is not None:
+            return  # waiting for the client's close; its frames no longer count
         limit = self.settings.ws_max_frame_bytes
-        while True:
-            message = await conn.ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            now = time.monotonic()
-            conn.last_received = now
-            if conn.closing:
-                continue  # waiting for the client's close; its frames no longer count
-            text = message.get("text")
-            if text is None:
-                data = message.get("bytes") or b""
-                if frame_too_large(data, limit):
-                    self._too_large(conn, len(data))
-                else:
-                    conn.send(error_frame("bad_frame", "binary frames are not accepted"))
-                continue
-            if frame_too_large(text, limit):
-                self._too_large(conn, len(text.encode()))
-                continue
-            if not conn.bucket.take(now):
-                if conn.bucket.strikes >= self.settings.ws_flood_close_after:
-                    conn.close(CLOSE_POLICY, "flood")
-                else:
-                    # Every refused command gets its answer (with its id, when it has
-                    # one) so that a client can retry it after retry_after_ms.
-                    conn.send(
-                        error_frame(
-                            "rate_limited",
-                            f"at most {self.settings.ws_rate_per_s:g} frames per second",
-                            guess_id(text),
-                            retry_after_ms=conn.bucket.retry_after_ms(),
-                        )
+        if frame_too_large(data, limit):
+            conn.send(
+                error_frame("frame_too_large", f"frame of {len(data)} bytes; the limit is {limit}")
+            )
+            conn.close(CLOSE_TOO_BIG, "frame too large")
+            return
+        if not text:
+            conn.send(error_frame("bad_frame", "binary frames are not accepted"))
+            return
+        if not conn.bucket.take(now):
+            if conn.bucket.strikes >= self.settings.ws_flood_close_after:
+                conn.close(CLOSE_POLICY, "flood")
+            else:
+                # Every refused command gets its answer (with its id, when it has
+                # one) so that a client can retry it after retry_after_ms.
+                conn.send(
+                    error_frame(
+                        "rate_limited",
+                        f"at most {self.settings.ws_rate_per_s:g} frames per second",
+                        guess_id(data),
+                        retry_after_ms=conn.bucket.retry_after_ms(),
                     )
-                continue
-            if self.draining:
-                conn.send(error_frame("draining", "server shutting down; reconnect"))
-                continue
-            await self.session.handle(conn, text)
+                )
+            return
+        if self.draining:
+            conn.send(error_frame("draining", "server shutting down; reconnect"))
+            return
+        self.session.handle(conn, data)
 
-    def _too_large(self, conn: Connection, size: int) -> None:
-        limit = self.settings.ws_max_frame_bytes
-        conn.send(error_frame("frame_too_large", f"frame of {size} bytes; the limit is {limit}"))
-        conn.close(CLOSE_TOO_BIG, "frame too large")
-
-    async def _forget(self, conn: Connection, writer: asyncio.Task[None]) -> None:
+    def forget(self, conn: Connection) -> None:
+        """The socket is gone: stop delivering, free its address slot, tell the engines."""
+        if conn not in self.connections:
+            return
         self.connections.discard(conn)
         metrics.CONNECTIONS.dec()
         self.addresses.release(conn.address)
-        for task in list(conn.tasks):
-            task.cancel()
-        last = await self.hub.remove_player(conn)
-        conn.close(1000, "")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(conn.wait_closed()), 1.0)
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+        last = self.hub.remove_player(conn)
         if last and not self.draining:
             # A draining gateway's players are reconnecting elsewhere: no offline blip.
-            try:
-                await self.session.presence(conn.player_id, "offline")
-            except Exception:
-                log.exception("presence offline failed", extra={"player": conn.player_id})
+            self.session.spawn(self._offline(conn.player_id))
+        if not self.connections:
+            self._emptied.set()
+
+    async def _offline(self, player_id: int) -> None:
+        try:
+            await self.session.presence(player_id, "offline")
+        except Exception:
+            log.exception("presence offline failed", extra={"player": player_id})
 
     # -- the shared loop ----------------------------------------------------------------
 
@@ -280,25 +282,24 @@ class Gateway:
     async def _tick(self) -> None:
         now = time.monotonic()
         idle = self.settings.ws_idle_timeout_s
+        interval = self.settings.ws_ping_interval_s
         for conn in list(self.connections):
-            if now - conn.last_received > idle and not conn.closing:
+            if now - conn.last_received > idle and conn.close_code is None:
                 conn.close(CLOSE_IDLE, "idle")
+            conn.heartbeat(now, interval)
         available = await self.router.any_available()
         if available != self.session.games_available:
             self.session.games_available = available
             code = "games_available" if available else "games_unavailable"
             text = "games are back" if available else "no game engine is reachable right now"
-            notice = m.encode(m.Notice(code=code, message=text)).decode()
+            notice = m.encode(m.Notice(code=code, message=text))
             log.warning("engine availability changed", extra={"available": available})
             for conn in list(self.connections):
                 conn.send(notice)
 
 
-def _error(code: str, message: str) -> m.Error:
-    return m.Error(code=code, message=message)
-
-
-def _bearer(header: str | None) -> str | None:
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
     if header and header[:7].lower() == "bearer ":
         return header[7:].strip()
     return None
