@@ -84,11 +84,6 @@ class Settings(BaseSettings):
     ws_send_buffer_frames: int = Field(
         2048, description="Frames queued for one client before it is closed as a slow consumer."
     )
-    ws_send_buffer_bytes: int = Field(
-        1 << 20,
-        description="Bytes the lean WebSocket transport buffers for one client before it is "
-        "closed as a slow consumer (4008).",
-    )
     ws_ping_interval_s: float = Field(
         20.0, description="Seconds between WebSocket protocol pings from the server."
     )
@@ -130,7 +125,9 @@ class Settings(BaseSettings):
         256, description="Commands an engine takes from its queues for one store commit."
     )
     engine_batch_wait_ms: int = Field(
-        2, description="How long an engine lets a batch fill after its first command."
+        0,
+        description="How long an engine lets a batch fill after its first command. 0: "
+        "none; commands that arrive during a commit make the next batch (group commit).",
     )
     lease_ttl_ms: int = Field(
         2_000,
