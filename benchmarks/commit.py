@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _harness as h
 from sqlalchemy import insert
 
+import _harness as h
 from meeple.engine import storage
 from meeple.store.database import Store
 from meeple.store.games import Append, Appended, CommandRecord, Games, NewEvent
@@ -85,6 +85,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 for g in ids
             ]
             keys = [(g, seated[r % 4], f"c{r}") for g in ids]
+            if args.pause_ms:
+                await asyncio.sleep(args.pause_ms / 1000)
             t0 = time.perf_counter()
             await storage.recorded_outcomes(store, keys)
             t1 = time.perf_counter()
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32, help="games per commit (default 32)")
     parser.add_argument("--rounds", type=int, default=200, help="commits (default 200)")
+    parser.add_argument("--pause-ms", type=int, default=0, help="idle time between commits")
     parser.add_argument("--url", help="store URL (default: SQLite in a temporary dir)")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="meeple-commit-"))
