@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     ws_send_buffer_frames: int = Field(
         2048, description="Frames queued for one client before it is closed as a slow consumer."
     )
+    ws_send_buffer_bytes: int = Field(
+        1 << 20,
+        description="Bytes the lean WebSocket transport buffers for one client before it is "
+        "closed as a slow consumer (4008).",
+    )
     ws_ping_interval_s: float = Field(
         20.0, description="Seconds between WebSocket protocol pings from the server."
     )
