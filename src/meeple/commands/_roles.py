@@ -79,15 +79,11 @@ def run_role(
 
     extra: dict[str, object] = {}
     if websockets:
-        extra = {
-            # The gateway answers frames over its own limit with frame_too_large; the
-            # protocol layer's limit only stops absurd frames before they are buffered.
-            "ws": "websockets-sansio",
-            "ws_max_size": max(1 << 20, 4 * settings.ws_max_frame_bytes),
-            "ws_ping_interval": settings.ws_ping_interval_s,
-            "ws_ping_timeout": settings.ws_ping_interval_s,
-            "ws_per_message_deflate": False,
-        }
+        from meeple.gateway.server import uvicorn_options
+
+        # /ws upgrades go to the gateway's lean transport on the same port (no ASGI
+        # task per connection); probes and /metrics stay with the app.
+        extra = uvicorn_options(lambda: getattr(app.state, "gateway", None))
     config = uvicorn.Config(
         app,
         host=settings.host,
