@@ -321,8 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     for phase in phases:
         print(phase.line())
-    by_name = {p.name.split(",")[0]: p for p in phases}
-    relay, meeple = by_name.get("relay"), by_name.get("meeple")
+    # The ratio compares the no-think phases (max load); the later meeple phases
+    # (think time, half load) must not stand in for it.
+    by_name = {p.name: p for p in phases}
+    relay, meeple = by_name.get("relay, no think"), by_name.get("meeple, no think")
     if relay and meeple and relay.moves_per_s:
         ratio = meeple.moves_per_s / relay.moves_per_s
         print(f"meeple/relay moves/s ratio: {ratio:.2f} (goal >= 0.5)")
