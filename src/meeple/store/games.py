@@ -16,17 +16,21 @@ the others commit.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Row, and_, func, insert, or_, select, update
+import asyncpg  # type: ignore[import-untyped]
+from asyncpg.exceptions import IntegrityConstraintViolationError  # type: ignore[import-untyped]
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from meeple.store.batch import PgBatch, Redo, SqliteBatch, pg_outcomes, sqlite_outcomes
 from meeple.store.database import Store
 from meeple.store.errors import (
     DuplicateCommand,
@@ -36,22 +40,29 @@ from meeple.store.errors import (
     StoreError,
     UnknownGame,
 )
+from meeple.store.records import (
+    OPEN,
+    STATUSES,
+    Append,
+    Appended,
+    CommandRecord,
+    Json,
+    NewEvent,
+)
 from meeple.store.schema import game_commands, game_events, game_seats, game_snapshots, games
 
-Json = Any  # a JSON-serializable value (dicts, lists, str, int, float, bool, None)
-
-OPEN = ("pending", "active")
-STATUSES = ("pending", "active", "finished", "aborted")
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event to append: its seq is assigned by the append."""
-
-    kind: str
-    seat: int | None
-    body: bytes  # the encoded event, as it will be fanned out
-    ts_ms: int
+__all__ = [
+    "Append",
+    "Appended",
+    "CommandOutcome",
+    "CommandRecord",
+    "Event",
+    "Game",
+    "Games",
+    "Json",
+    "NewEvent",
+    "Snapshot",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +78,6 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
-class CommandRecord:
-    """The outcome of a client command, recorded with the events it caused (if any)."""
-
-    player_id: int
-    command_id: str
-    outcome: Json  # the ack or the error, as first sent
-
-
-@dataclass(frozen=True, slots=True)
 class CommandOutcome:
     """A recorded command outcome: ``first_seq..last_seq`` are the events it caused."""
 
@@ -86,30 +88,6 @@ class CommandOutcome:
     last_seq: int | None
     outcome: Json
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Append:
-    """One game's append, for :meth:`Games.append_many`."""
-
-    game_id: str
-    expected_seq: int
-    events: Sequence[NewEvent] = ()
-    command: CommandRecord | None = None
-    status: str | None = None  # new games.status, e.g. "active", "finished"
-    result: Json = None  # new games.result (None: unchanged)
-
-
-@dataclass(frozen=True, slots=True)
-class Appended:
-    """A successful append: the log now ends at ``last_seq``.
-
-    With no events, ``first_seq == last_seq + 1`` (an empty range).
-    """
-
-    game_id: str
-    first_seq: int
-    last_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,13 +280,16 @@ class Games:
         order = sorted(range(len(items)), key=lambda i: items[i].game_id)
         now = datetime.now(UTC)
         writer = self._store.sqlite_writer
+        dialect = self._store.engine.dialect
         try:
             if writer is not None:
-                batch = _SqliteBatch(items, order, now, self._store.engine.dialect)
-                return await writer.run(batch.write)
-            async with self._store.begin() as conn:
+                return await writer.run(SqliteBatch(items, order, now, dialect).write)
+            if self._store.dialect == "postgresql":
+                async with self._asyncpg() as pg:
+                    return await PgBatch(items, order, now, dialect).write(pg)
+            async with self._store.begin() as conn:  # SQLite in memory
                 return await self._append_fast(conn, items, order, now)
-        except (_Redo, IntegrityError, sqlite3.IntegrityError):
+        except (Redo, IntegrityError, sqlite3.IntegrityError, IntegrityConstraintViolationError):
             pass
         outcomes: list[Appended | StoreError | None] = [None] * len(items)
         async with self._store.begin() as conn:
@@ -345,7 +326,7 @@ class Games:
                 commands,
             )
             if len(recorded.all()) != len(commands):
-                raise _Redo  # a duplicate command: find it item by item
+                raise Redo  # a duplicate command: find it item by item
         return [o for o in outcomes if o is not None]
 
     async def _append(self, conn: AsyncConnection, item: Append, now: datetime) -> Appended:
@@ -467,8 +448,11 @@ class Games:
             decode = game_commands.c.outcome.type.dialect_impl(self._store.engine.dialect)
             from_json = decode.result_processor(self._store.engine.dialect, None)
             assert from_json is not None
-            found = await writer.run(lambda conn: _sqlite_outcomes(conn, keys))
+            found = await writer.run(lambda conn: sqlite_outcomes(conn, keys))
             return {key: from_json(raw) for key, raw in found.items()}
+        if self._store.dialect == "postgresql":
+            async with self._asyncpg() as pg:
+                return await pg_outcomes(pg, keys)
         c = game_commands.c
         out: dict[tuple[str, int, str], Json] = {}
         async with self._store.connect() as conn:
@@ -486,6 +470,13 @@ class Games:
                 for r in rows:
                     out[(r.game_id, int(r.player_id), r.command_id)] = r.outcome
         return out
+
+    @asynccontextmanager
+    async def _asyncpg(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection's asyncpg connection, for the batch paths' own SQL."""
+        async with self._store.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            yield raw.driver_connection
 
     # ------------------------------------------------------------ snapshots
 
@@ -522,133 +513,6 @@ class Games:
         return Snapshot(
             row.game_id, int(row.seq), bytes(row.state), row.clocks, _aware(row.created_at)
         )
-
-
-class _Redo(Exception):
-    """The fast batch path met a constraint: redo the batch item by item."""
-
-
-_CLAIM_WHERE = " WHERE id = ? AND last_seq = ? AND status IN ('pending', 'active')"
-_INSERT_EVENTS = (
-    "INSERT INTO game_events (game_id, seq, kind, seat, body, ts_ms) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_INSERT_COMMANDS = (
-    "INSERT INTO game_commands"
-    " (game_id, player_id, command_id, first_seq, last_seq, outcome, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-
-
-def _sqlite_outcomes(
-    conn: sqlite3.Connection, keys: Sequence[tuple[str, int, str]]
-) -> dict[tuple[str, int, str], Any]:
-    # Primary-key look-ups, each a few microseconds in C; no transaction (autocommit).
-    sql = "SELECT outcome FROM game_commands WHERE game_id = ? AND player_id = ? AND command_id = ?"
-    found = {}
-    for key in keys:
-        row = conn.execute(sql, key).fetchone()
-        if row is not None:
-            found[key] = row[0]
-    return found
-
-
-class _SqliteBatch:
-    """:meth:`Games.append_many`'s fast path as one function on the SQLite writer's
-    thread (plain ``sqlite3``: one thread hop per batch, one ``executemany`` per
-    table). The same SQL as the SQLAlchemy path; values are encoded by the columns'
-    own SQLAlchemy types, so that every other reader sees the same bytes.
-
-    A constraint (a duplicate command, a log ahead of its counter) rolls the whole
-    batch back and raises; the caller redoes it item by item with savepoints.
-    """
-
-    def __init__(
-        self, items: Sequence[Append], order: list[int], now: datetime, dialect: Dialect
-    ) -> None:
-        self.items = items
-        self.order = order
-        stamp = games.c.ended_at.type.dialect_impl(dialect).bind_processor(dialect)
-        to_json = game_commands.c.outcome.type.dialect_impl(dialect).bind_processor(dialect)
-        assert stamp is not None and to_json is not None
-        self.to_json: Callable[[Json], Any] = to_json
-        self.now = stamp(now)
-
-    def write(self, conn: sqlite3.Connection) -> list[Appended | StoreError]:
-        """Claim, insert and commit; the outcome of each item (input order)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            outcomes = self._write(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return outcomes
-
-    def _write(self, conn: sqlite3.Connection) -> list[Appended | StoreError]:
-        items = self.items
-        outcomes: list[Appended | StoreError | None] = [None] * len(items)
-        events: list[tuple[Any, ...]] = []
-        commands: list[tuple[Any, ...]] = []
-        for i in self.order:
-            item = items[i]
-            try:
-                outcomes[i] = self._claim(conn, item)
-            except StoreError as exc:
-                outcomes[i] = exc
-                continue
-            first = item.expected_seq + 1
-            events.extend(
-                (item.game_id, first + n, e.kind, e.seat, e.body, e.ts_ms)
-                for n, e in enumerate(item.events)
-            )
-            if item.command is not None:
-                last = item.expected_seq + len(item.events)
-                commands.append(
-                    (
-                        item.game_id,
-                        item.command.player_id,
-                        item.command.command_id,
-                        first if item.events else None,
-                        last if item.events else None,
-                        self.to_json(item.command.outcome),
-                        self.now,
-                    )
-                )
-        if events:
-            conn.executemany(_INSERT_EVENTS, events)
-        if commands and conn.executemany(_INSERT_COMMANDS, commands).rowcount != len(commands):
-            raise _Redo  # a duplicate command: find it item by item
-        return [o for o in outcomes if o is not None]
-
-    def _claim(self, conn: sqlite3.Connection, item: Append) -> Appended:
-        if item.status is not None and item.status not in STATUSES:
-            raise ValueError(f"unknown game status {item.status!r}")
-        last = item.expected_seq + len(item.events)
-        sets: list[str] = ["last_seq = ?"]
-        args: list[Any] = [last]
-        if item.status is not None:
-            sets.append("status = ?")
-            args.append(item.status)
-            if item.status == "active":
-                sets.append("started_at = coalesce(started_at, ?)")
-                args.append(self.now)
-            elif item.status in ("finished", "aborted"):
-                sets.append("ended_at = ?")
-                args.append(self.now)
-        if item.result is not None:
-            sets.append("result = ?")
-            args.append(self.to_json(item.result))
-        sql = "UPDATE games SET " + ", ".join(sets) + _CLAIM_WHERE
-        if conn.execute(sql, (*args, item.game_id, item.expected_seq)).rowcount == 1:
-            return Appended(item.game_id, item.expected_seq + 1, last)
-        row = conn.execute(
-            "SELECT last_seq, status FROM games WHERE id = ?", (item.game_id,)
-        ).fetchone()
-        if row is None:
-            raise UnknownGame(item.game_id)
-        if row[0] != item.expected_seq:
-            raise SequenceConflict(item.game_id, item.expected_seq, int(row[0]))
-        raise GameClosed(item.game_id, row[1])
 
 
 def _event_rows(item: Append) -> list[dict[str, Any]]:
