@@ -26,7 +26,6 @@ import pytest
 
 from meeple.client.http import Api, Tokens
 from tests.gateway.wsclient import WsClient
-from tests.services import free_port
 
 MEEPLE = [sys.executable, "-m", "meeple.cli"]
 PASSWORD = "correct horse battery 1"
@@ -53,7 +52,9 @@ class Server:
 
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        # 0 until the first start: the server binds a free port itself and says which
+        # (a port probed free and bound later can be taken in between); restarts reuse it.
+        self.port = 0
         self.env = {**os.environ, **BASE_ENV, **env}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "serve.log"
@@ -75,7 +76,11 @@ class Server:
             )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode()
-        assert "serving on" in line, f"meeple serve did not start: {line!r}\n{self.tail()}"
+        if "serving on" not in line:
+            self.proc.wait(10)
+            self.proc.stdout.close()
+            raise AssertionError(f"meeple serve did not start: {line!r}\n{self.tail()}")
+        self.port = int(line.strip().rsplit(":", 1)[1].split("/")[0])
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -104,12 +109,16 @@ class Server:
         self.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.signal(signal.SIGTERM)
             try:
                 self.wait()
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def tail(self, lines: int = 30) -> str:
         if not self.log.exists():
