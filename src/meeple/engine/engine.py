@@ -126,8 +126,8 @@ class Engine:
 
     async def stop(self) -> None:
         """Hand every game over at once: the batch in progress completes, no new one
-        starts, then every lease is released (the others take the shards at their
-        next poll)."""
+        starts, the handover time is left for the next owners' clocks, every lease is
+        released and the other engines are told (they take the shards at once)."""
         self._running = False
         self._wake.set()
         if self._tasks:
@@ -300,7 +300,7 @@ class Engine:
         while self._running:
             shards = sorted(self.owned)
             if not shards:
-                await asyncio.sleep(self.settings.lease_ttl_ms / 3000)
+                await asyncio.sleep(self.settings.lease_poll_ms / 1000)  # none yet: soon
                 continue
             # Rotate the queue order so that no shard starves the others under load.
             rotation = (rotation + 1) % len(shards)
