@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from meeple.protocol import messages as m
 GAME = "fourchess"
 SEATS = 4
 TIME_CONTROL = "10+5"  # long enough that nobody flags under load
+# Refusals that change nothing: no engine owned the game (failover) -> try again shortly.
+UNAVAILABLE = "games_unavailable"
+RETRIABLE = frozenset({UNAVAILABLE, "timeout"})
+RETRY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class WorkerSpec:
     warmup_s: float
     measure_s: float
     seed: int
+    # meeple: seat i of room r connects to urls[(4r + i) % len]: a game spans gateways
+    urls: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,6 +65,8 @@ class Recorder:
     delivery_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     games: int = 0
+    # (game id, acked seq, monotonic time) of every accepted move, in or out of the window
+    accepted: list[tuple[str, int, float]] = field(default_factory=list)
 
     def inside(self, t: float) -> bool:
         return self.start <= t < self.end
@@ -81,6 +90,7 @@ class Recorder:
             "delivery_ms": self.delivery_ms,
             "errors": self.errors,
             "games": self.games,
+            "accepted": self.accepted,
         }
 
 
@@ -143,9 +153,15 @@ class MeepleRoom(Room):
         tokens = self.spec.tokens[self.index * SEATS : (self.index + 1) * SEATS]
         self.matched: dict[int, str] = {}
         self.ticker = Ticker()
+        urls = self.spec.urls or (self.spec.url,)
         self.clients = [
-            await Client.connect(self.spec.url, token, command_timeout_s=30.0, keepalive_s=None)
-            for token in tokens
+            await Client.connect(
+                urls[(self.index * SEATS + seat) % len(urls)],
+                token,
+                command_timeout_s=30.0,
+                keepalive_s=None,
+            )
+            for seat, token in enumerate(tokens)
         ]
         for seat, client in enumerate(self.clients):
             client.on_frame(lambda frame, seat=seat: self._on_frame(seat, frame))
@@ -160,26 +176,51 @@ class MeepleRoom(Room):
             self.matched[seat] = frame.game_id
             self.ticker.tick()
 
+    async def _retry(self, call: Callable[[str], Any]) -> Any:
+        """``await call(command_id)``; after games_unavailable or timeout (an engine
+        failing over, a starved machine) again with the same id, for 60 s at most."""
+        command_id = f"bench-{secrets.token_hex(6)}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return await call(command_id)
+            except CommandError as exc:
+                if exc.code not in RETRIABLE or time.monotonic() > deadline:
+                    raise
+                self.recorder.error(exc.code)
+                await asyncio.sleep(RETRY_S)
+
     async def new_game(self) -> str:
         """Create a private game, seat all four, subscribe all four; its id."""
         self.matched.clear()
-        ack = await self.clients[0].create_private(GAME, TIME_CONTROL)
+        first = self.clients[0]
+        ack = await self._retry(
+            lambda cid: first.create_private(GAME, TIME_CONTROL, command_id=cid)
+        )
         data = ack.data or {}
         code = str(data.get("code") or data.get("invite_code") or data.get("invite"))
         for client in self.clients[1:]:
-            await client.join_private(code)
+            await self._retry(lambda cid, c=client: c.join_private(code, command_id=cid))
         if not await self.ticker.until(lambda: len(self.matched) == SEATS, 30):
             raise RuntimeError(f"room {self.index}: only {len(self.matched)} seats matched")
         game_id = self.matched[0]
         for client in self.clients:
-            await client.subscribe(game_id)
+            await self._retry(lambda cid, c=client: c.subscribe(game_id, command_id=cid))
         return game_id
 
     async def play(self) -> None:
         while time.monotonic() < self.stop_at:
-            game_id = await self.new_game()
-            self.game_id = game_id
-            await asyncio.gather(*(self._seat(client, game_id) for client in self.clients))
+            try:
+                game_id = await self.new_game()
+                self.game_id = game_id
+                seats = [self._seat(client, game_id) for client in self.clients]
+                for outcome in await asyncio.gather(*seats, return_exceptions=True):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+            except (CommandError, RuntimeError) as exc:  # give this game up, start another
+                self.recorder.error(f"room:{getattr(exc, 'code', 'stuck')}")
+                await asyncio.sleep(RETRY_S)
+                continue
             if self.clients[0].views[game_id].finished:
                 self.recorder.games += 1
                 for client in self.clients:
@@ -208,10 +249,14 @@ class MeepleRoom(Room):
                 self.recorder.error(exc.code)
                 if exc.code == "game_over":
                     return
-                await client.resync(game_id)
+                if exc.code == UNAVAILABLE:
+                    await asyncio.sleep(RETRY_S)
+                await self._retry(lambda _cid: client.resync(game_id))
                 continue
-            self.recorder.ack(sent, time.monotonic())
+            acked = time.monotonic()
+            self.recorder.ack(sent, acked)
             want = ack.seq or seq
+            self.recorder.accepted.append((game_id, want, acked))
             try:
                 await client.wait_until(lambda want=want: view.seq >= want or view.finished, 10.0)
             except TimeoutError:

@@ -128,6 +128,11 @@ class PostgresServer:
         """Whether the postmaster is alive."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id (its children are the backends), if started."""
+        return self._proc.pid if self._proc is not None else None
+
     def _popen(self, argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
         if self._as_user is not None:
             user = pwd.getpwnam(self._as_user)
@@ -308,6 +313,11 @@ class RedisServer:
     def running(self) -> bool:
         """Whether the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id, if started."""
+        return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
