@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from starlette.applications import Starlette
 
 from meeple.auth.tokens import TokenSigner
+from meeple.bus.base import Bus
 from meeple.bus.memory import MemoryBus
 from meeple.gateway import Gateway
 from meeple.gateway.server import serve_gateway
@@ -41,7 +42,7 @@ class Rig:
     gateway: Gateway
     engine: FakeEngine
     store: Store
-    bus: MemoryBus
+    bus: Bus
     url: str
     signer: TokenSigner
     clients: list[WsClient]
@@ -90,10 +91,10 @@ async def make_rig(
     stops: list[Callable[[], Awaitable[None]]] = []
     transport = request.param
 
-    async def build(tick_s: float = 0.05, **overrides: Any) -> Rig:
+    async def build(tick_s: float = 0.05, bus: Bus | None = None, **overrides: Any) -> Rig:
         settings = Settings(data_dir=tmp_path, signing_key=KEY, **overrides)
         store = await Store.open(sqlite_url, migrate=False)
-        bus = MemoryBus()
+        bus = bus or MemoryBus()
         engine = FakeEngine(store, bus)
         await engine.start()
         gateway = Gateway(store=store, bus=bus, settings=settings, gateway_id="gw1", tick_s=tick_s)
@@ -108,6 +109,7 @@ async def make_rig(
             await gateway.stop()
             await serving()
             await engine.stop()
+            await bus.close()
             await store.close()
 
         stops.append(stop)
