@@ -44,39 +44,85 @@ class Redo(Exception):
     """The fast batch path met a constraint: redo the batch item by item."""
 
 
-_CLAIM_WHERE = " WHERE id = ? AND last_seq = ? AND status IN ('pending', 'active')"
-_INSERT_EVENTS = (
-    "INSERT INTO game_events (game_id, seq, kind, seat, body, ts_ms) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_INSERT_COMMANDS = (
+# Every statement below is ONE sqlite3 step, whatever the batch size: the writer
+# thread gives the GIL up around each step, and with a busy event loop getting it
+# back can take a switch interval (5 ms), so steps per batch, not rows, set the cost.
+_SQLITE_CLAIM = """
+UPDATE games SET
+    last_seq = v.column3,
+    status = coalesce(v.column4, games.status),
+    started_at = CASE WHEN v.column4 = 'active' THEN coalesce(games.started_at, ?)
+                      ELSE games.started_at END,
+    ended_at = CASE WHEN v.column4 IN ('finished', 'aborted') THEN ? ELSE games.ended_at END,
+    result = coalesce(v.column5, games.result)
+FROM (VALUES {rows}) AS v
+WHERE games.id = v.column1 AND games.last_seq = v.column2
+    AND games.status IN ('pending', 'active')
+"""
+_SQLITE_EVENTS = "INSERT INTO game_events (game_id, seq, kind, seat, body, ts_ms) VALUES {rows}"
+_SQLITE_COMMANDS = (
     "INSERT INTO game_commands"
     " (game_id, player_id, command_id, first_seq, last_seq, outcome, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    " VALUES {rows} ON CONFLICT DO NOTHING"
 )
+# A join, not "(a, b, c) IN (VALUES ...)": SQLite scans the table for the latter.
+_SQLITE_OUTCOMES = (
+    "SELECT c.game_id, c.player_id, c.command_id, c.outcome"
+    " FROM (VALUES {rows}) AS k JOIN game_commands AS c ON c.game_id = k.column1"
+    " AND c.player_id = k.column2 AND c.command_id = k.column3"
+)
+_CHUNK = 500  # rows per statement (SQLite allows 32,766 parameters)
 
 
-def sqlite_outcomes(
-    conn: sqlite3.Connection, keys: Sequence[tuple[str, int, str]]
-) -> dict[tuple[str, int, str], Any]:
-    """Stored ``outcome`` texts of these commands (on the SQLite writer's thread)."""
-    # Primary-key look-ups, each a few microseconds in C; no transaction (autocommit).
-    sql = "SELECT outcome FROM game_commands WHERE game_id = ? AND player_id = ? AND command_id = ?"
-    found = {}
-    for key in keys:
-        row = conn.execute(sql, key).fetchone()
-        if row is not None:
-            found[key] = row[0]
+def _many(conn: sqlite3.Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:
+    """``sql`` with a multi-row ``VALUES`` per chunk of ``rows``; rows changed."""
+    changed = 0
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        marks = ", ".join(["(" + ", ".join("?" * len(chunk[0])) + ")"] * len(chunk))
+        flat = [value for row in chunk for value in row]
+        changed += conn.execute(sql.format(rows=marks), flat).rowcount
+    return changed
+
+
+def sqlite_outcomes(conn: sqlite3.Connection, keys: Sequence[CommandKey]) -> dict[CommandKey, Any]:
+    """Stored ``outcome`` texts of these commands (on the SQLite writer's thread): one
+    statement per chunk, no transaction (autocommit)."""
+    found: dict[CommandKey, Any] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        marks = ", ".join(["(?, ?, ?)"] * len(chunk))
+        flat = [value for key in chunk for value in key]
+        for g, p, c, outcome in conn.execute(_SQLITE_OUTCOMES.format(rows=marks), flat):
+            found[(g, int(p), c)] = outcome
     return found
+
+
+def _rounds(items: Sequence[Append], order: list[int]) -> list[list[int]]:
+    """The items by round: round k holds every game's k-th item (in the given order),
+    so that no statement claims one game twice."""
+    rounds: list[list[int]] = []
+    count: dict[str, int] = {}
+    for i in order:
+        k = count.get(items[i].game_id, 0)
+        count[items[i].game_id] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(i)
+    return rounds
 
 
 class SqliteBatch:
     """:meth:`Games.append_many`'s fast path as one function on the SQLite writer's
-    thread (plain ``sqlite3``: one thread hop per batch, one ``executemany`` per
-    table). The same SQL as the SQLAlchemy path; values are encoded by the columns'
-    own SQLAlchemy types, so that every other reader sees the same bytes.
+    thread (plain ``sqlite3``, one thread hop per batch): ``BEGIN IMMEDIATE``, one
+    compare-and-set ``UPDATE ... FROM (VALUES ...)`` per round, one multi-row
+    ``INSERT`` per table, ``COMMIT``. Values are encoded by the columns' own
+    SQLAlchemy types, so that every other reader sees the same bytes.
 
-    A constraint (a duplicate command, a log ahead of its counter) rolls the whole
-    batch back and raises; the caller redoes it item by item with savepoints.
+    Anything but a clean batch (a refused item: stale seq, closed or unknown game; a
+    duplicate command; a log ahead of its counter) rolls the whole batch back and
+    raises; the caller redoes it item by item with savepoints, which finds out who
+    was refused and why. Refusals are rare: a stale owner, a race.
     """
 
     def __init__(
@@ -85,13 +131,14 @@ class SqliteBatch:
         self.items = items
         self.order = order
         stamp = games.c.ended_at.type.dialect_impl(dialect).bind_processor(dialect)
-        to_json = game_commands.c.outcome.type.dialect_impl(dialect).bind_processor(dialect)
-        assert stamp is not None and to_json is not None
-        self.to_json: Callable[[Json], Any] = to_json
+        assert stamp is not None
+        self.to_json = _json_encoder(dialect)
         self.now = stamp(now)
 
     def write(self, conn: sqlite3.Connection) -> list[Appended | StoreError]:
         """Claim, insert and commit; the outcome of each item (input order)."""
+        for item in self.items:
+            _status_check(item)
         conn.execute("BEGIN IMMEDIATE")
         try:
             outcomes = self._write(conn)
@@ -103,69 +150,38 @@ class SqliteBatch:
 
     def _write(self, conn: sqlite3.Connection) -> list[Appended | StoreError]:
         items = self.items
-        outcomes: list[Appended | StoreError | None] = [None] * len(items)
-        events: list[tuple[Any, ...]] = []
-        commands: list[tuple[Any, ...]] = []
-        for i in self.order:
-            item = items[i]
-            try:
-                outcomes[i] = self._claim(conn, item)
-            except StoreError as exc:
-                outcomes[i] = exc
-                continue
-            first = item.expected_seq + 1
-            events.extend(
-                (item.game_id, first + n, e.kind, e.seat, e.body, e.ts_ms)
-                for n, e in enumerate(item.events)
-            )
-            if item.command is not None:
-                last = item.expected_seq + len(item.events)
-                commands.append(
-                    (
-                        item.game_id,
-                        item.command.player_id,
-                        item.command.command_id,
-                        first if item.events else None,
-                        last if item.events else None,
-                        self.to_json(item.command.outcome),
-                        self.now,
-                    )
+        for round_ in _rounds(items, self.order):
+            claims = [
+                (
+                    items[i].game_id,
+                    items[i].expected_seq,
+                    items[i].expected_seq + len(items[i].events),
+                    items[i].status,
+                    None if items[i].result is None else self.to_json(items[i].result),
                 )
+                for i in round_
+            ]
+            marks = ", ".join(["(?, ?, ?, ?, ?)"] * len(claims))
+            flat = [self.now, self.now, *(value for row in claims for value in row)]
+            if conn.execute(_SQLITE_CLAIM.format(rows=marks), flat).rowcount != len(claims):
+                raise Redo  # someone refused: find out who, item by item
+        ordered = [items[i] for i in self.order]
+        events = [
+            (item.game_id, item.expected_seq + 1 + n, e.kind, e.seat, e.body, e.ts_ms)
+            for item in ordered
+            for n, e in enumerate(item.events)
+        ]
         if events:
-            conn.executemany(_INSERT_EVENTS, events)
-        if commands and conn.executemany(_INSERT_COMMANDS, commands).rowcount != len(commands):
+            _many(conn, _SQLITE_EVENTS, events)
+        commands = [
+            (*_command_values(item, self.to_json), self.now) for item in ordered if item.command
+        ]
+        if commands and _many(conn, _SQLITE_COMMANDS, commands) != len(commands):
             raise Redo  # a duplicate command: find it item by item
-        return [o for o in outcomes if o is not None]
-
-    def _claim(self, conn: sqlite3.Connection, item: Append) -> Appended:
-        if item.status is not None and item.status not in STATUSES:
-            raise ValueError(f"unknown game status {item.status!r}")
-        last = item.expected_seq + len(item.events)
-        sets: list[str] = ["last_seq = ?"]
-        args: list[Any] = [last]
-        if item.status is not None:
-            sets.append("status = ?")
-            args.append(item.status)
-            if item.status == "active":
-                sets.append("started_at = coalesce(started_at, ?)")
-                args.append(self.now)
-            elif item.status in ("finished", "aborted"):
-                sets.append("ended_at = ?")
-                args.append(self.now)
-        if item.result is not None:
-            sets.append("result = ?")
-            args.append(self.to_json(item.result))
-        sql = "UPDATE games SET " + ", ".join(sets) + _CLAIM_WHERE
-        if conn.execute(sql, (*args, item.game_id, item.expected_seq)).rowcount == 1:
-            return Appended(item.game_id, item.expected_seq + 1, last)
-        row = conn.execute(
-            "SELECT last_seq, status FROM games WHERE id = ?", (item.game_id,)
-        ).fetchone()
-        if row is None:
-            raise UnknownGame(item.game_id)
-        if row[0] != item.expected_seq:
-            raise SequenceConflict(item.game_id, item.expected_seq, int(row[0]))
-        raise GameClosed(item.game_id, row[1])
+        return [
+            Appended(item.game_id, item.expected_seq + 1, item.expected_seq + len(item.events))
+            for item in items
+        ]
 
 
 def _json_encoder(dialect: Dialect) -> Callable[[Json], Any]:
@@ -239,7 +255,7 @@ class PgBatch:
         # A fixed lock order (game id) whatever the plan of the UPDATE: no deadlocks.
         await conn.fetch(_PG_LOCK, sorted({item.game_id for item in items}))
         outcomes: list[Appended | StoreError | None] = [None] * len(items)
-        for round_ in self._rounds():
+        for round_ in _rounds(items, self.order):
             await self._claim(conn, round_, outcomes)
         claimed = [items[i] for i in self.order if isinstance(outcomes[i], Appended)]
         events = [
@@ -256,18 +272,6 @@ class PgBatch:
             if len(recorded) != len(commands):
                 raise Redo  # a duplicate command: find it item by item
         return [o for o in outcomes if o is not None]
-
-    def _rounds(self) -> list[list[int]]:
-        """The items by round: round k holds every game's k-th item (given order)."""
-        rounds: list[list[int]] = []
-        count: dict[str, int] = {}
-        for i in self.order:
-            k = count.get(self.items[i].game_id, 0)
-            count[self.items[i].game_id] = k + 1
-            if k == len(rounds):
-                rounds.append([])
-            rounds[k].append(i)
-        return rounds
 
     async def _claim(
         self,
