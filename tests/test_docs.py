@@ -7,6 +7,7 @@ fails here (regenerate it with ``meeple config --markdown``).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,12 @@ def test_operations_settings_table_is_the_command_output() -> None:
     assert embedded_table() == done.stdout, (
         "docs/operations.md's settings table is stale: paste `meeple config --markdown`"
     )
+
+
+def test_operations_documents_every_metric() -> None:
+    source = (OPERATIONS.parents[1] / "src" / "meeple" / "obs" / "metrics.py").read_text()
+    defined = re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"(meeple_\w+)"', source)
+    assert len(defined) >= 10, defined
+    text = OPERATIONS.read_text()
+    missing = [name for name in defined if f"| `{name}" not in text]
+    assert not missing, f"docs/operations.md's metrics table lacks {missing}"
