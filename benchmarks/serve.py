@@ -16,8 +16,10 @@ rules state), driven from ``--workers`` client processes. Phases:
 4. meeple at half its measured max (paced rooms) -> p99 ack (goal < 50 ms).
 
 Per phase: moves/s, ack latency p50/p99 (move sent -> its ack), delivery latency
-p50/p99 (move sent -> event received by each other seat), server CPU seconds per
-move (psutil, user+system) and RSS. A PNG of the latency distributions goes to
+p50/p99 (move sent -> event received by each other seat), server CPU ms per move
+(psutil, user+system), the client processes' CPU ms per move ("clients": they
+share the machine's cores with the server, so on a small machine they bound the
+moves/s of both servers) and the server's RSS. A PNG of the latency distributions goes to
 ``--plot`` (default artifacts/). Progress goes to standard error.
 """
 
@@ -83,6 +85,7 @@ class Figures:
     ack_ms: list[float]
     delivery_ms: list[float]
     cpu_per_move_ms: float
+    client_cpu_per_move_ms: float  # the load processes' own CPU (they share the cores)
     rss_mib: float
     games: int
     errors: dict[str, int]
@@ -93,14 +96,16 @@ class Figures:
             f"{self.name:<26} {self.moves_per_s:>9.0f} "
             f"{p(self.ack_ms, 0.5):>8.1f} {p(self.ack_ms, 0.99):>8.1f} "
             f"{p(self.delivery_ms, 0.5):>8.1f} {p(self.delivery_ms, 0.99):>8.1f} "
-            f"{self.cpu_per_move_ms:>10.3f} {self.rss_mib:>8.1f} {self.games:>6}"
+            f"{self.cpu_per_move_ms:>10.3f} {self.client_cpu_per_move_ms:>10.3f} "
+            f"{self.rss_mib:>8.1f} {self.games:>6}"
             + (f"  errors {self.errors}" if self.errors else "")
         )
 
 
 HEADER = (
     f"{'phase':<26} {'moves/s':>9} {'ack p50':>8} {'ack p99':>8} "
-    f"{'dlv p50':>8} {'dlv p99':>8} {'cpu ms/mv':>10} {'RSS MiB':>8} {'games':>6}"
+    f"{'dlv p50':>8} {'dlv p99':>8} {'cpu ms/mv':>10} {'clients':>10} {'RSS MiB':>8} "
+    f"{'games':>6}"
 )
 
 
@@ -158,8 +163,10 @@ def run_phase(
     go.set()
     time.sleep(args.warmup)
     before = h.Usage.of(server_pid)
+    clients_before = sum(h.Usage.of(p.pid or 0).cpu_s for p in workers)
     time.sleep(args.measure)
     after = h.Usage.of(server_pid)
+    clients_after = sum(h.Usage.of(p.pid or 0).cpu_s for p in workers)
     summaries = [results.get(timeout=120) for _ in workers]
     for proc in workers:
         proc.join(30)
@@ -177,6 +184,9 @@ def run_phase(
         ack_ms=[x for s in summaries for x in s["ack_ms"]],
         delivery_ms=[x for s in summaries for x in s["delivery_ms"]],
         cpu_per_move_ms=(after.cpu_s - before.cpu_s) / moves * 1000 if moves else float("nan"),
+        client_cpu_per_move_ms=(
+            (clients_after - clients_before) / moves * 1000 if moves else float("nan")
+        ),
         rss_mib=after.rss / 2**20,
         games=sum(s["games"] for s in summaries),
         errors=errors,
