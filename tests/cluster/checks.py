@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from meeple.store.database import Store
 from meeple.store.schema import game_commands, game_events, games, ledger_transfers
 from tests.cluster.harness import Cluster
-from tests.cluster.players import RecordingClient, Table
+from tests.cluster.players import RecordingClient, Table, view_report
 
 
 async def event_logs(cluster: Cluster, game_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -159,9 +159,10 @@ def check_wire(client: RecordingClient, game_id: str, last_seq: int) -> None:
     event) then every later seq exactly once, in order, up to ``last_seq``."""
     frames = client.wire.get(game_id, [])
     assert frames, f"no frames of {game_id}"
+    told = view_report(client, game_id)
     states = [i for i, (kind, _) in enumerate(frames) if kind == "state"]
-    assert states in ([], [0]), f"{game_id}: state frames at {states}: {frames}"
+    assert states in ([], [0]), f"{game_id}: state frames at {states}: {told}"
     seqs = [seq for _, seq in frames]
     first = seqs[0]
-    assert seqs == list(range(first, first + len(seqs))), f"{game_id}: gap/duplicate {seqs}"
-    assert seqs[-1] == last_seq, (game_id, seqs[-1], last_seq)
+    assert seqs == list(range(first, first + len(seqs))), f"{game_id}: gap/duplicate {told}"
+    assert seqs[-1] == last_seq, (game_id, seqs[-1], last_seq, told)

@@ -63,6 +63,9 @@ class RecordingClient(Client):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.wire: dict[str, list[tuple[str, int]]] = {}
+        # The same frames told in full, for a failure message: which connection
+        # (reconnects so far), seq, kind, seat and move.
+        self.seen: dict[str, list[str]] = {}
         self.notices: list[str] = []
 
     def _handle(self, raw: str | bytes) -> None:
@@ -71,11 +74,31 @@ class RecordingClient(Client):
             if isinstance(frame, m.Event | m.State):
                 kind = "event" if isinstance(frame, m.Event) else "state"
                 self.wire.setdefault(frame.game_id, []).append((kind, frame.seq))
+                self.seen.setdefault(frame.game_id, []).append(_told(self.reconnects, frame))
             elif isinstance(frame, m.Notice):
                 self.notices.append(frame.code)
             elif isinstance(frame, m.Error) and frame.id is None:
                 self.notices.append(frame.code)
         super()._handle(raw)
+
+
+def _told(connection: int, frame: m.Event | m.State) -> str:
+    if isinstance(frame, m.State):
+        position = next((v for k, v in frame.view.items() if k in ("position", "fen4", "fen")), "")
+        return f"c{connection} state {frame.seq} {position}"
+    move = frame.data.get("move", "")
+    return f"c{connection} {frame.seq} {frame.kind} seat={frame.seat} {move}".rstrip()
+
+
+def view_report(client: RecordingClient, game_id: str) -> str:
+    """What a client knows of a game: its view's seq and position, the frames it saw."""
+    view = client.views.get(game_id)
+    position = ""
+    if view is not None and view.rules is not None and view.state is not None:
+        position = view.rules.position_to_text(view.state)
+    where = f"view seq={view.seq} stale={view.stale} {position}" if view else "no view"
+    frames = "\n  ".join(client.seen.get(game_id, []))
+    return f"{where}; reconnects={client.reconnects}; frames:\n  {frames}"
 
 
 async def poll(condition: Callable[[], bool], what: str, within: float = 10) -> None:
@@ -194,7 +217,12 @@ class Table:
         except CommandError as exc:
             if exc.code == "game_over":
                 return
-            raise
+            # Refused for good: tell what this player knew (its view may have diverged
+            # from the server, or the server answered from a stale copy).
+            raise AssertionError(
+                f"{kind} {move} of seat {seat} in {self.game_id} refused: {exc.code} "
+                f"{exc}; {view_report(client, self.game_id)}"
+            ) from exc
         self.acks.append(
             Acked(
                 self.game_id,

@@ -136,11 +136,6 @@ async def test_sigkill_a_gateway_its_clients_resume_on_the_other(running: Cluste
     assert moved and all(len(c.wire) for c in moved)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent (1 run in 3): after a Redis restart a player's view diverged from "
-    "the server (illegal_move for a move its local rules state allowed); under investigation",
-)
 async def test_redis_restart_loses_nothing(running: Cluster) -> None:
     async def restart_redis(_tables: list[Table]) -> None:
         await asyncio.to_thread(running.redis.restart)  # empty: queues, leases, pub/sub gone

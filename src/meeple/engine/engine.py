@@ -407,7 +407,39 @@ class Engine:
             steps.append(step)
         results = await self._commit(items)
         committed = time.perf_counter()
-        return await self._conclude(steps, results, batch_seen, started, committed)
+        stale = await self._stale_refusals(steps)
+        return await self._conclude(steps, results, batch_seen, started, committed, stale)
+
+    async def _stale_refusals(self, steps: list[_Step]) -> set[str]:
+        """Games whose refusals were decided on a table the store has moved past.
+
+        A write is fenced by its expected seq; a refusal writes nothing, so it is
+        checked here: while another engine writes a game this one still thinks it
+        owns (a Redis restart empties the leases and another engine takes the shard
+        before our next renewal), our table is stale and "illegal move" or "not your
+        turn" on it would be false. A game with an append in this batch needs no
+        look-up: the append's expected seq proved the table current (or failed).
+        """
+        appended = {s.command.game_id for s in steps if s.item is not None}
+        decided = {
+            s.command.game_id: s.table.seq
+            for s in steps
+            if s.table is not None
+            and s.reply is not None
+            and not s.reply.ok
+            and s.command.game_id not in appended
+        }
+        if not decided:
+            return set()
+        heads = await storage.last_seqs(self.store, sorted(decided))
+        stale = {g for g, seq in decided.items() if heads.get(g, seq) != seq}
+        if stale:
+            log.warning(
+                "engine %s: refusals decided on stale tables of %s; deciding again",
+                self.engine_id,
+                sorted(stale),
+            )
+        return stale
 
     async def _commit(self, items: list[Append]) -> list[Appended | Exception]:
         """One store commit of the items whose shard lease we still trust; the others
@@ -437,9 +469,11 @@ class Engine:
         batch_seen: dict[CommandKey, Reply],
         started: float,
         committed: float,
+        stale: set[str] | None = None,
     ) -> list[Command]:
-        """After the commit: keep what committed, publish it, reply; return the rest."""
-        failed: set[str] = set()
+        """After the commit: keep what committed, publish it, reply; return the rest
+        (the commands of games whose append was refused or whose table was ``stale``)."""
+        failed: set[str] = set(stale or ())
         retry: list[Command] = []
         replies: list[tuple[Command, Reply]] = []
         frames: list[tuple[str, bytes]] = []

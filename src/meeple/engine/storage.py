@@ -113,6 +113,15 @@ async def recorded_outcomes(
     return {key: dict(outcome) for key, outcome in found.items()}
 
 
+async def last_seqs(store: Store, game_ids: Sequence[str]) -> dict[str, int]:
+    """The last committed seq of each of ``game_ids`` (one look-up for a whole batch)."""
+    async with store.connect() as conn:
+        rows = await conn.execute(
+            select(games.c.id, games.c.last_seq).where(games.c.id.in_(list(game_ids)))
+        )
+        return {str(r.id): int(r.last_seq) for r in rows}
+
+
 async def games_to_recover(store: Store) -> list[str]:
     """Games an engine must look at on taking over: live ones, and ended ones whose
     seats, ratings or money were not closed yet (the process died in between)."""
