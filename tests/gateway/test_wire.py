@@ -305,3 +305,15 @@ async def test_after_a_redis_restart_followers_catch_up_from_the_store(
     await client.wait_for(lambda f: f.get("seq") == 3, within=15)
     assert seqs_of(client.events(game_id)) == [2, 3]
     assert rig.gateway.hub.resyncs >= 1
+
+
+@wire_only  # (uvicorn's ASGI WebSocket closes such a connection with 1007 instead)
+async def test_a_text_frame_that_is_not_utf8_is_a_bad_frame(make_rig: MakeRig) -> None:
+    rig = await make_rig()
+    _, token = await rig.player()
+    client = await rig.welcome(token)
+    await client.ws.send(b'{"type": "queue.join", "id": "u1", "game": "ch\xff"}', text=True)
+    error = await client.type("error")
+    assert error["code"] == "bad_frame"
+    await client.send({"type": "ping", "id": "still-here"})
+    assert (await client.type("pong"))["id"] == "still-here"

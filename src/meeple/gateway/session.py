@@ -93,6 +93,10 @@ class Session:
             _INVALID.inc()
             conn.send(error_frame(exc.code, exc.message, guess_id(frame)))
             return
+        except UnicodeDecodeError:  # the lean transport does not decode text frames itself
+            _INVALID.inc()
+            conn.send(error_frame("bad_frame", "a text frame must be UTF-8", guess_id(frame)))
+            return
         kind = str(type(message).__struct_config__.tag)
         _received(kind).inc()
         if isinstance(message, m.Ping):
@@ -166,7 +170,7 @@ class Session:
             player_id=conn.player_id,
             command_id=message.id,
             kind=kind,
-            arg=frame.decode(),
+            arg=frame.decode(errors="replace"),
         )
         self._answer(conn, command, self.router.submit(MATCHMAKER_QUEUE, command))
 

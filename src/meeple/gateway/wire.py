@@ -226,8 +226,14 @@ class WireConnection(Connection, asyncio.Protocol):
         # PING: the protocol queued the pong
 
     def _message(self, data: bytes, text: bool) -> None:
-        if self.gateway is not None:
+        if self.gateway is None:
+            return
+        try:
             self.gateway.receive(self, data, text=text)
+        except Exception:
+            # Our bug: this client's socket ends (it resumes), the others are unharmed.
+            log.exception("frame handling failed", extra={"conn": self.id})
+            self.close(CLOSE_INTERNAL, "internal error")
 
     def eof_received(self) -> bool | None:
         """The client half-closed: close our side too."""
