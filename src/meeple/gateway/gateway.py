@@ -189,6 +189,8 @@ class Gateway:
     async def open(self, conn: Connection) -> bool:
         """Deliver the player's frames to ``conn`` and send ``Welcome``; False if it failed
         (the connection is then closing)."""
+        if conn.close_code is not None:
+            return False  # gone before it was opened (forget ran already)
         try:
             live = self.hub.add_player(conn)
             if live is not None:

@@ -237,6 +237,7 @@ class WireConnection(Connection, asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         """The client half-closed: close our side too."""
+        self._closing(CLOSE_NORMAL, "")
         self.proto.receive_eof()
         self._flush()
         return None
