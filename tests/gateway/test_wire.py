@@ -317,3 +317,28 @@ async def test_a_text_frame_that_is_not_utf8_is_a_bad_frame(make_rig: MakeRig) -
     assert error["code"] == "bad_frame"
     await client.send({"type": "ping", "id": "still-here"})
     assert (await client.type("pong"))["id"] == "still-here"
+
+
+class _Peer:
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def get_extra_info(self, name: str) -> object:
+        return (self.host, 40000) if name == "peername" else None
+
+
+def test_the_client_address_comes_from_a_trusted_proxy_only() -> None:
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request
+
+    from meeple.gateway.wire import client_address
+
+    forwarded = Request("/ws", Headers({"X-Forwarded-For": "203.0.113.7, 10.0.0.2"}))
+    plain = Request("/ws", Headers())
+    nginx = _Peer("10.0.0.2")
+    trusted = frozenset({"10.0.0.2"})
+    assert client_address(nginx, forwarded, trusted) == "203.0.113.7"  # type: ignore[arg-type]
+    assert client_address(nginx, plain, trusted) == "10.0.0.2"  # type: ignore[arg-type]
+    assert client_address(_Peer("198.51.100.1"), forwarded, trusted) == "198.51.100.1"  # type: ignore[arg-type]
+    assert client_address(nginx, forwarded, frozenset()) == "10.0.0.2"  # type: ignore[arg-type]
+    assert client_address(nginx, forwarded, frozenset({"*"})) == "203.0.113.7"  # type: ignore[arg-type]
