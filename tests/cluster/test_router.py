@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +18,23 @@ from tests.services import free_port
 
 # A cluster of seven processes and nginx, started once for the package (~30 s).
 pytestmark = pytest.mark.slow
+
+
+def _read_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def log_lines(
+    path: Path, wanted: Callable[[list[str]], bool], within: float = 10
+) -> list[str]:
+    """The access log once ``wanted`` holds: nginx writes a request's line in its log
+    phase, which may come after the client already has the response."""
+    deadline = time.monotonic() + within
+    while True:
+        lines = _read_lines(path)
+        if wanted(lines) or time.monotonic() > deadline:
+            return lines
+        await asyncio.sleep(0.05)  # polling a file nginx appends to; no event to wait on
 
 
 async def test_nginx_accepts_the_rendered_template(cluster: Cluster) -> None:
@@ -64,8 +85,12 @@ async def test_request_body_over_the_limit_is_refused_by_nginx(cluster: Cluster)
         )
     assert big.status_code == 413
     # Refused at the door: no upstream was asked (``$upstream_addr`` is "-").
-    lines = cluster.nginx.access_log.read_text().splitlines()
-    refused = [ln for ln in lines if '"POST /api/v1/auth/login' in ln and '" 413 ' in ln]
+
+    def is_refused(ln: str) -> bool:
+        return '"POST /api/v1/auth/login' in ln and '" 413 ' in ln
+
+    lines = await log_lines(cluster.nginx.access_log, lambda ls: any(map(is_refused, ls)))
+    refused = [ln for ln in lines if is_refused(ln)]
     assert refused, lines[-5:]
     assert all(ln.split()[-3] == "-" for ln in refused), refused
 
@@ -84,8 +109,10 @@ async def test_a_killed_api_process_is_passed_over(running: Cluster) -> None:
             assert (await api.wallet(tokens.access_token))["balance"] == 0
     # "$upstream_addr": the dead server tried first, then the live one, same request.
     dead, alive = (f"127.0.0.1:{a.port}" for a in running.apis)
-    log = running.nginx.access_log.read_text()
-    assert f"{dead}, {alive} 502, 200" in log, log
+    retried = f"{dead}, {alive} 502, 200"
+    lines = await log_lines(running.nginx.access_log, lambda ls: any(retried in ln for ln in ls))
+    log = "\n".join(lines)
+    assert retried in log, log
 
 
 async def test_connections_per_address_are_limited(cluster: Cluster) -> None:
