@@ -31,10 +31,12 @@ class SqliteWriter:
     def __init__(self, path: str) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
+        self._used = False  # the thread starts with the first call
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meeple-sqlite")
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(connection)`` on the writer thread; its result or its exception."""
+        self._used = True
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._call, fn)
 
@@ -45,8 +47,9 @@ class SqliteWriter:
 
     async def close(self) -> None:
         """Close the connection (on its thread) and stop the thread."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._close)
+        if self._used:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, self._close)
         self._thread.shutdown(wait=False)
 
     def _close(self) -> None:
