@@ -13,6 +13,12 @@ queued commands in the order they were submitted (so one client's commands reach
 their queue in the order it sent them). Timeouts are one sweep timer for all
 commands in flight, not a timer or a task per command.
 
+Failover: an engine that dies takes the commands it had popped with it. A game
+command still unanswered ``resend_after_s`` after its push, whose shard has since
+changed hands (the holder cache says so; it is refreshed then), is pushed again
+with the same command id to the new owner, whose at-most-once record makes the
+copy harmless. So a client waits for the takeover, not for its command timeout.
+
 Availability: a game command for a shard that no engine holds is answered
 ``games_unavailable`` at once. Lease holders are cached for ``holder_ttl_s`` and
 refreshed for all shards in one batched read (:meth:`Bus.holders`); a command for a
@@ -48,7 +54,7 @@ _SWEEP_MAX_S = 0.1
 class _Outgoing:
     """A command waiting for the pump."""
 
-    __slots__ = ("data", "future", "key", "queue", "shard")
+    __slots__ = ("data", "future", "holder", "key", "pushed_at", "queue", "shard")
 
     def __init__(
         self,
@@ -63,18 +69,30 @@ class _Outgoing:
         self.shard = shard
         self.key = key
         self.future = future
+        self.pushed_at = 0.0
+        self.holder: str | None = None  # the shard's lease holder when it was pushed
 
 
 class CommandRouter:
     """Sends commands over the bus and pairs replies with their waiters."""
 
     def __init__(
-        self, bus: Bus, gateway_id: str, *, timeout_s: float, holder_ttl_s: float = 1.0
+        self,
+        bus: Bus,
+        gateway_id: str,
+        *,
+        timeout_s: float,
+        holder_ttl_s: float = 1.0,
+        resend_after_s: float = 0.5,
     ) -> None:
         self.bus = bus
         self.gateway_id = gateway_id
         self.timeout_s = timeout_s
         self.holder_ttl_s = holder_ttl_s
+        self.resend_after_s = resend_after_s
+        # Game commands pushed and unanswered, for a resend after a takeover.
+        self._inflight: dict[ReplyKey, _Outgoing] = {}
+        self._refresh: asyncio.Task[bool] | None = None
         # Insertion order is deadline order (one timeout for all): the sweep reads the front.
         self._pending: dict[ReplyKey, tuple[asyncio.Future[CommandReply], float]] = {}
         self._holders: dict[int, tuple[str | None, float]] = {}
@@ -102,6 +120,10 @@ class CommandRouter:
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
+        if self._refresh is not None:
+            self._refresh.cancel()
+            await asyncio.gather(self._refresh, return_exceptions=True)
+            self._refresh = None
 
     # -- availability -------------------------------------------------------------
 
@@ -204,6 +226,11 @@ class CommandRouter:
                         self._fail(item, "games_unavailable", "no engine owns that game now")
                         continue
                     await self.bus.push(item.queue, item.data)
+                    if item.shard is not None and item.future is not None:
+                        cached = self._holders.get(item.shard)
+                        item.holder = None if cached is None else cached[0]
+                        item.pushed_at = time.monotonic()
+                        self._inflight[item.key] = item
                 except Exception as exc:
                     extra = {"queue": item.queue, "error": repr(exc)}
                     log.warning("command push failed", extra=extra)
@@ -252,13 +279,38 @@ class CommandRouter:
                 future.set_exception(
                     ProtocolError("timeout", f"no answer in {self.timeout_s:g} s; retry")
                 )
+        self._resend_moved(now)
         if self._pending:
             self._sweep = asyncio.get_running_loop().call_later(self._sweep_period(), self._expire)
+
+    def _resend_moved(self, now: float) -> None:
+        """Push again the old unanswered game commands whose shard changed hands."""
+        waiting = [i for i in self._inflight.values() if now - i.pushed_at >= self.resend_after_s]
+        if not waiting:
+            return
+        fresh_until = now + self.holder_ttl_s - 0.25  # refreshed within the last 0.25 s
+        stale = any(self._holders.get(i.shard or 0, (None, 0.0))[1] < fresh_until for i in waiting)
+        if stale and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.get_running_loop().create_task(self.any_available())
+            self._refresh.add_done_callback(_ignore_failure)
+        for item in waiting:
+            cached = self._holders.get(item.shard or 0)
+            if cached is None or cached[0] is None or cached[0] == item.holder:
+                continue
+            log.info(
+                "resending a command to the shard's new owner",
+                extra={"shard": item.shard, "old": item.holder, "new": cached[0]},
+            )
+            del self._inflight[item.key]
+            item.pushed_at = now
+            self._outbox.append(item)
+            self._wake.set()
 
     def _forget(self, key: ReplyKey, future: asyncio.Future[CommandReply]) -> None:
         entry = self._pending.get(key)
         if entry is not None and entry[0] is future:
             del self._pending[key]
+            self._inflight.pop(key, None)
         if not self._pending:
             self._idle.set()
 
@@ -290,4 +342,11 @@ class CommandRouter:
                     )
                 )
         self._pending.clear()
+        self._inflight.clear()
         self._idle.set()
+
+
+def _ignore_failure(task: asyncio.Task[bool]) -> None:
+    """A failed holder refresh is retried by the next sweep; the bus logs its own trouble."""
+    if not task.cancelled():
+        task.exception()
