@@ -79,7 +79,11 @@ class Gateway:
         self.gateway_id = gateway_id or f"gw-{secrets.token_hex(4)}"
         self.tick_s = tick_s
         self.reads = GatewayReads(store)
-        self.router = CommandRouter(bus, self.gateway_id, timeout_s=settings.command_timeout_s)
+        # The shared loop refreshes every holder each tick; a cache that outlives a
+        # tick spares the command pump a holder round trip between refreshes.
+        self.router = CommandRouter(
+            bus, self.gateway_id, timeout_s=settings.command_timeout_s, holder_ttl_s=1.0 + tick_s
+        )
         self.hub = Hub(bus, self.reads, self.gateway_id, self.router.resolve)
         self.session = Session(
             hub=self.hub, router=self.router, reads=self.reads, resume_limit=settings.resume_limit
