@@ -1,5 +1,12 @@
 """Browser tests: Playwright for Python driving Debian's Chromium (never a downloaded one)
-against a real server process on a free port."""
+against a real server process on a free port.
+
+Playwright's async API, on one event loop for the whole session (the browser is launched
+once): every async test and fixture of this package runs on that loop. Not the sync API:
+it keeps its own loop marked as running in the main thread while the browser is alive,
+so any asyncio test run after a browser test would fail ("Cannot run the event loop while
+another loop is running").
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,7 +42,17 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 if not CHROMIUM.exists():  # scripts/system-deps installs it; say so loudly rather than skip
     raise RuntimeError(f"{CHROMIUM} is missing: run scripts/system-deps (Debian package chromium)")
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright  # noqa: E402
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run this package's async tests on the session loop, where the browser lives."""
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if pytest_asyncio.is_async_test(item) and item.path.is_relative_to(HERE):
+            item.add_marker(session_loop, append=False)
 
 
 @dataclass
@@ -150,41 +168,44 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(srv)
 
 
-def api_login(server: Server, username: str, password: str = PASSWORD) -> str:
+async def api_login(server: Server, username: str, password: str = PASSWORD) -> str:
     """An access token for an existing account."""
-    response = httpx.post(
-        f"{server.url}/api/v1/auth/login", json={"username": username, "password": password}
-    )
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
     response.raise_for_status()
     return str(response.json()["access_token"])
 
 
-def api_register(server: Server, username: str, password: str = PASSWORD) -> None:
+async def api_register(server: Server, username: str, password: str = PASSWORD) -> None:
     """Create an account through the api."""
-    response = httpx.post(
-        f"{server.url}/api/v1/auth/register", json={"username": username, "password": password}
-    )
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.post(
+            "/api/v1/auth/register", json={"username": username, "password": password}
+        )
     assert response.status_code in (201, 409), response.text
 
 
-def deposit(server: Server, username: str, amount: int) -> None:
+async def deposit(server: Server, username: str, amount: int) -> None:
     """Put money in a player's wallet (operator endpoint)."""
-    token = api_login(server, OPERATOR)
-    response = httpx.post(
-        f"{server.url}/api/v1/operator/players/{username}/deposit",
-        json={"amount": amount, "memo": "web tests"},
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
-    )
+    token = await api_login(server, OPERATOR)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.post(
+            f"/api/v1/operator/players/{username}/deposit",
+            json={"amount": amount, "memo": "web tests"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+        )
     assert response.status_code == 201, response.text
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
     """One headless Chromium for the session."""
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
-        b.close()
+        await b.close()
 
 
 class Console:
@@ -217,10 +238,12 @@ class Tab:
     console: Console
 
 
-def open_tab(browser: Browser, base_url: str, *, width: int = 1280, height: int = 900) -> Tab:
+async def open_tab(browser: Browser, base_url: str, *, width: int = 1280, height: int = 900) -> Tab:
     """A new browser context (own localStorage) with one page that records its console."""
-    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
-    page = context.new_page()
+    context = await browser.new_context(
+        base_url=base_url, viewport={"width": width, "height": height}
+    )
+    page = await context.new_page()
     console = Console()
     page.on("console", console.on_console)
     page.on("pageerror", console.on_page_error)
@@ -228,18 +251,18 @@ def open_tab(browser: Browser, base_url: str, *, width: int = 1280, height: int 
     return Tab(page=page, console=console)
 
 
-@pytest.fixture
-def tab(browser: Browser, server: Server) -> Iterator[Tab]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def tab(browser: Browser, server: Server) -> AsyncIterator[Tab]:
     """A fresh desktop-sized tab on the server; fails the test on console errors."""
-    t = open_tab(browser, server.url)
+    t = await open_tab(browser, server.url)
     yield t
-    t.page.context.close()
+    await t.page.context.close()
     assert t.console.unexpected() == []
 
 
-def screenshot(page: Page, name: str) -> Path:
+async def screenshot(page: Page, name: str) -> Path:
     """Save a screenshot under artifacts/screenshots/ (gitignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    await page.screenshot(path=str(path))
     return path

@@ -6,16 +6,16 @@ with a visible message). No console errors anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect
+import pytest_asyncio
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from tests.web.conftest import (
     PASSWORD,
@@ -41,16 +41,21 @@ class SocketGate:
     the server does not count the player as gone (and forfeit them) while cut off.
     """
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.blocked = False
         self.live: list[WebSocketRoute] = []
         self.silent: list[WebSocketRoute] = []
-        page.route_web_socket(re.compile(r"/ws\?"), self._route)
+        self.held = asyncio.Event()  # set when an attempt is held silent
+
+    async def install(self, page: Page) -> None:
+        """Route the page's sockets through the gate (before the page opens any)."""
+        await page.route_web_socket(re.compile(r"/ws\?"), self._route)
 
     def _route(self, ws: WebSocketRoute) -> None:
         if self.blocked:
             self.silent.append(ws)  # open, but no welcome ever comes
+            self.held.set()
             return
         server = ws.connect_to_server()
 
@@ -62,20 +67,20 @@ class SocketGate:
         ws.on_close(lambda code, reason: None)  # keep the server side open (see above)
         self.live.append(ws)
 
-    def cut(self, page: Page) -> None:
+    async def cut(self) -> None:
         """Drop the page's socket; its reconnect attempts stay unanswered."""
         self.blocked = True
-        silent = len(self.silent)
-        self.live[-1].close(code=1012, reason="test: network down")
-        deadline = time.monotonic() + 10
-        while len(self.silent) == silent:  # the client's next attempt is held
-            assert time.monotonic() < deadline, "the client did not try to reconnect"
-            page.wait_for_timeout(20)
+        self.held.clear()
+        await self.live[-1].close(code=1012, reason="test: network down")
+        try:  # the client's next attempt is held
+            await asyncio.wait_for(self.held.wait(), timeout=10)
+        except TimeoutError:
+            raise AssertionError("the client did not try to reconnect") from None
 
-    def restore(self) -> None:
+    async def restore(self) -> None:
         """Let the page connect again: its held attempt closes, the next one goes through."""
         self.blocked = False
-        self.silent[-1].close(code=1012, reason="test: network back")
+        await self.silent[-1].close(code=1012, reason="test: network back")
 
     def moves(self) -> list[dict[str, Any]]:
         """The move commands the page sent to the server, in order."""
@@ -91,34 +96,37 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def tabs(browser: Browser, server: Server) -> Iterator[list[Tab]]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def tabs(browser: Browser, server: Server) -> AsyncIterator[list[Tab]]:
     """Desktop tabs, each its own browser context; opened with :func:`log_in`."""
     opened: list[Tab] = []
     yield opened
     for t in opened:
-        t.page.context.close()
+        await t.page.context.close()
     for t in opened:
         assert t.console.unexpected() == []
 
 
-def log_in(
+async def log_in(
     browser: Browser, server: Server, tabs: list[Tab], username: str, *, gate: bool = False
 ) -> tuple[Page, SocketGate | None]:
     """A new context logged in as ``username`` (an existing account), in the lobby, with
     every ``state`` frame it receives recorded in ``window.__states``."""
-    t = open_tab(browser, server.url)
+    t = await open_tab(browser, server.url)
     tabs.append(t)
     page = t.page
-    socket_gate = SocketGate(page) if gate else None
-    page.goto("/")
-    page.fill("#auth-username", username)
-    page.fill("#auth-password", PASSWORD)
-    page.click("#login-button")
-    expect(page.locator("#screen-lobby")).to_be_visible()
-    expect(page.locator("#conn")).to_have_text("online")
-    expect(page.locator("#balance")).to_have_text(re.compile(r"^\d+\.\d\d USD$"))
-    page.evaluate(
+    socket_gate = None
+    if gate:
+        socket_gate = SocketGate()
+        await socket_gate.install(page)
+    await page.goto("/")
+    await page.fill("#auth-username", username)
+    await page.fill("#auth-password", PASSWORD)
+    await page.click("#login-button")
+    await expect(page.locator("#screen-lobby")).to_be_visible()
+    await expect(page.locator("#conn")).to_have_text("online")
+    await expect(page.locator("#balance")).to_have_text(re.compile(r"^\d+\.\d\d USD$"))
+    await page.evaluate(
         """() => { window.__states = [];
             window.meeple.socket.addEventListener('state',
                 (e) => window.__states.push(e.detail.seq)); }"""
@@ -126,27 +134,27 @@ def log_in(
     return page, socket_gate
 
 
-def start_private_game(creator: Page, joiner: Page, stake: int) -> str:
+async def start_private_game(creator: Page, joiner: Page, stake: int) -> str:
     """The creator makes a private chess game (3+2, ``stake``); the joiner takes the
     other seat with the invite code. Both land on the game; its id."""
-    creator.select_option("#play-game", "chess")
-    creator.select_option("#play-tc", "3+2")
-    creator.select_option("#play-stake", str(stake))
-    creator.click("#private-create")
+    await creator.select_option("#play-game", "chess")
+    await creator.select_option("#play-tc", "3+2")
+    await creator.select_option("#play-stake", str(stake))
+    await creator.click("#private-create")
     code = creator.locator("#invite-code")
-    expect(code).to_have_text(re.compile(r"\S{4,16}"))
-    joiner.fill("#join-code", code.inner_text())
-    joiner.click("#join-form button")
+    await expect(code).to_have_text(re.compile(r"\S{4,16}"))
+    await joiner.fill("#join-code", await code.inner_text())
+    await joiner.click("#join-form button")
     for page in (creator, joiner):
-        expect(page.locator("#screen-game")).to_be_visible()
-        expect(page.locator("#game-title")).to_contain_text("Chess · 3+2")
+        await expect(page.locator("#screen-game")).to_be_visible()
+        await expect(page.locator("#game-title")).to_contain_text("Chess · 3+2")
     game_id = creator.url.rsplit("/", 1)[1]
     assert joiner.url.rsplit("/", 1)[1] == game_id
     return game_id
 
 
-def seat(page: Page) -> int:
-    seat_number: int = page.evaluate("() => window.meeple.screens.game.g.you")
+async def seat(page: Page) -> int:
+    seat_number: int = await page.evaluate("() => window.meeple.screens.game.g.you")
     return seat_number
 
 
@@ -154,180 +162,181 @@ def sq(name: str) -> str:
     return f'#board .sq[data-square="{name}"]'
 
 
-def move(page: Page, origin: str, target: str) -> None:
+async def move(page: Page, origin: str, target: str) -> None:
     """Play a move by click-click on our turn."""
-    expect(page.locator("#game-status")).to_have_text("Your move")
-    page.click(sq(origin))
-    page.click(sq(target))
+    await expect(page.locator("#game-status")).to_have_text("Your move")
+    await page.click(sq(origin))
+    await page.click(sq(target))
 
 
-def hints(page: Page) -> set[str]:
-    squares: list[str] = page.eval_on_selector_all(
+async def hints(page: Page) -> set[str]:
+    squares: list[str] = await page.eval_on_selector_all(
         "#board .sq.hint, #board .sq.hint-capture", "els => els.map(e => e.dataset.square)"
     )
     return set(squares)
 
 
-def piece_on(page: Page, square: str, owner: int) -> None:
-    expect(page.locator(f"{sq(square)} .piece")).to_have_attribute("data-owner", str(owner))
+async def piece_on(page: Page, square: str, owner: int) -> None:
+    await expect(page.locator(f"{sq(square)} .piece")).to_have_attribute("data-owner", str(owner))
 
 
-def states(page: Page) -> list[int]:
-    seqs: list[int] = page.evaluate("() => window.__states")
+async def states(page: Page) -> list[int]:
+    seqs: list[int] = await page.evaluate("() => window.__states")
     return seqs
 
 
-def logged_moves(server: Server, game_id: str) -> list[str]:
+async def logged_moves(server: Server, game_id: str) -> list[str]:
     """The move texts in the game's event log (the api's game detail; each stored event
     is the frame as it was fanned out)."""
-    detail = httpx.get(f"{server.url}/api/v1/games/{game_id}").json()
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        detail = (await client.get(f"/api/v1/games/{game_id}")).json()
     return [e["data"]["data"]["move"] for e in detail["events"] if e["kind"] == "move"]
 
 
-def test_private_chess_game_live_list_and_wallet(
+async def test_private_chess_game_live_list_and_wallet(
     browser: Browser, server: Server, tabs: list[Tab]
 ) -> None:
     alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
     for name in (alice, bob, carol):
-        api_register(server, name)
+        await api_register(server, name)
     for name in (alice, bob, carol):
-        deposit(server, name, FUNDS)
-    a, _ = log_in(browser, server, tabs, alice)
-    b, _ = log_in(browser, server, tabs, bob)
-    c, _ = log_in(browser, server, tabs, carol)  # in the lobby before the game starts
+        await deposit(server, name, FUNDS)
+    a, _ = await log_in(browser, server, tabs, alice)
+    b, _ = await log_in(browser, server, tabs, bob)
+    c, _ = await log_in(browser, server, tabs, carol)  # in the lobby before the game starts
 
-    game_id = start_private_game(a, b, STAKE)
-    white, black = (a, b) if seat(a) == 0 else (b, a)
-    assert {seat(white), seat(black)} == {0, 1}
+    game_id = await start_private_game(a, b, STAKE)
+    white, black = (a, b) if await seat(a) == 0 else (b, a)
+    assert {await seat(white), await seat(black)} == {0, 1}
 
     # The lobby's live list picks the game up on a refresh; a click spectates it.
     live = c.locator(f'#live-games li[data-game-id="{game_id}"]')
-    expect(live).to_contain_text("Chess · 3+2 · 1.00 USD · private", timeout=10_000)
-    expect(live).to_contain_text(f"{alice}")
-    expect(live).to_contain_text(f"{bob}")
-    screenshot(c, "lobby-live")
-    live.locator("a").click()
-    expect(c.locator("#game-title")).to_contain_text("spectating")
-    piece_on(c, "e2", 0)
+    await expect(live).to_contain_text("Chess · 3+2 · 1.00 USD · private", timeout=10_000)
+    await expect(live).to_contain_text(f"{alice}")
+    await expect(live).to_contain_text(f"{bob}")
+    await screenshot(c, "lobby-live")
+    await live.locator("a").click()
+    await expect(c.locator("#game-title")).to_contain_text("spectating")
+    await piece_on(c, "e2", 0)
 
     # Four moves by click: hints come from the events' legal moves, the board from
     # their positions; nobody asks for a state again after the first one.
-    expect(white.locator("#game-status")).to_have_text("Your move")
-    white.click(sq("e2"))
-    assert hints(white) == {"e3", "e4"}
-    white.click(sq("e4"))
+    await expect(white.locator("#game-status")).to_have_text("Your move")
+    await white.click(sq("e2"))
+    assert await hints(white) == {"e3", "e4"}
+    await white.click(sq("e4"))
     for page in (white, black, c):
-        piece_on(page, "e4", 0)
-    move(black, "e7", "e5")
-    piece_on(white, "e5", 1)
-    expect(white.locator("#game-status")).to_have_text("Your move")
-    white.click(sq("g1"))
-    assert hints(white) == {"f3", "h3", "e2"}
-    white.click(sq("f3"))
-    expect(black.locator("#game-status")).to_have_text("Your move")
-    black.click(sq("b8"))
-    assert hints(black) == {"a6", "c6"}
-    black.click(sq("c6"))
+        await piece_on(page, "e4", 0)
+    await move(black, "e7", "e5")
+    await piece_on(white, "e5", 1)
+    await expect(white.locator("#game-status")).to_have_text("Your move")
+    await white.click(sq("g1"))
+    assert await hints(white) == {"f3", "h3", "e2"}
+    await white.click(sq("f3"))
+    await expect(black.locator("#game-status")).to_have_text("Your move")
+    await black.click(sq("b8"))
+    assert await hints(black) == {"a6", "c6"}
+    await black.click(sq("c6"))
     for page in (white, black, c):
-        piece_on(page, "c6", 1)
-        expect(page.locator("#moves li")).to_have_count(4)
-    expect(white.locator("#game-status")).to_have_text("Your move")
-    assert logged_moves(server, game_id) == ["e2e4", "e7e5", "g1f3", "b8c6"]
-    assert len(states(white)) == 1 and len(states(black)) == 1
-    screenshot(white, "chess")
+        await piece_on(page, "c6", 1)
+        await expect(page.locator("#moves li")).to_have_count(4)
+    await expect(white.locator("#game-status")).to_have_text("Your move")
+    assert await logged_moves(server, game_id) == ["e2e4", "e7e5", "g1f3", "b8c6"]
+    assert len(await states(white)) == 1 and len(await states(black)) == 1
+    await screenshot(white, "chess")
 
     # Black resigns; White wins the pot less the rake, and sees it in the wallet.
-    black.click("#act-resign")
-    black.click("#confirm-yes")
-    expect(white.locator("#result h3")).to_have_text("You won")
-    expect(black.locator("#result h3")).to_have_text("You placed #2")
-    expect(c.locator("#result")).to_be_visible()
+    await black.click("#act-resign")
+    await black.click("#confirm-yes")
+    await expect(white.locator("#result h3")).to_have_text("You won")
+    await expect(black.locator("#result h3")).to_have_text("You placed #2")
+    await expect(c.locator("#result")).to_be_visible()
     winner = alice if white is a else bob
-    token = api_login(server, winner)
-    balance = httpx.get(
-        f"{server.url}/api/v1/wallet", headers={"Authorization": f"Bearer {token}"}
-    ).json()["balance"]
+    token = await api_login(server, winner)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        wallet = await client.get("/api/v1/wallet", headers={"Authorization": f"Bearer {token}"})
+    balance = wallet.json()["balance"]
     assert FUNDS < balance < FUNDS + STAKE  # won the other stake, less the rake
     shown = usd(balance)
     # The engine settles a moment after the end; the client waits for it (bounded).
-    expect(white.locator("#wallet-change")).to_contain_text(f"wallet {shown}", timeout=15_000)
-    expect(white.locator("#balance")).to_have_text(shown)  # the header waited for settlement
-    white.click('a[data-nav="wallet"]')
-    expect(white.locator("#wallet-balance")).to_have_text(shown)
+    await expect(white.locator("#wallet-change")).to_contain_text(f"wallet {shown}", timeout=15_000)
+    await expect(white.locator("#balance")).to_have_text(shown)  # the header waited for settlement
+    await white.click('a[data-nav="wallet"]')
+    await expect(white.locator("#wallet-balance")).to_have_text(shown)
     rows = white.locator("#statement tr")
-    expect(rows).to_have_count(3)  # newest first
-    expect(rows.nth(0)).to_contain_text("settlement")
-    expect(rows.nth(0)).to_contain_text(usd(balance - (FUNDS - STAKE)))  # the payout
-    expect(rows.nth(0)).to_contain_text(shown)
-    expect(rows.nth(1)).to_contain_text("escrow")
-    expect(rows.nth(1)).to_contain_text("-1.00 USD")
-    expect(rows.nth(1)).to_contain_text(game_id)
-    expect(rows.nth(2)).to_contain_text("deposit · web tests")
-    expect(rows.nth(2)).to_contain_text("10.00 USD")
-    screenshot(white, "wallet")
+    await expect(rows).to_have_count(3)  # newest first
+    await expect(rows.nth(0)).to_contain_text("settlement")
+    await expect(rows.nth(0)).to_contain_text(usd(balance - (FUNDS - STAKE)))  # the payout
+    await expect(rows.nth(0)).to_contain_text(shown)
+    await expect(rows.nth(1)).to_contain_text("escrow")
+    await expect(rows.nth(1)).to_contain_text("-1.00 USD")
+    await expect(rows.nth(1)).to_contain_text(game_id)
+    await expect(rows.nth(2)).to_contain_text("deposit · web tests")
+    await expect(rows.nth(2)).to_contain_text("10.00 USD")
+    await screenshot(white, "wallet")
 
 
-def test_moves_made_offline_are_sent_once_on_reconnect(
+async def test_moves_made_offline_are_sent_once_on_reconnect(
     browser: Browser, server: Server, tabs: list[Tab]
 ) -> None:
     dave, erin = unique("dave"), unique("erin")
     for name in (dave, erin):
-        api_register(server, name)
-    d, d_gate = log_in(browser, server, tabs, dave, gate=True)
-    e, e_gate = log_in(browser, server, tabs, erin, gate=True)
-    game_id = start_private_game(d, e, 0)
-    white, gate = (d, d_gate) if seat(d) == 0 else (e, e_gate)
+        await api_register(server, name)
+    d, d_gate = await log_in(browser, server, tabs, dave, gate=True)
+    e, e_gate = await log_in(browser, server, tabs, erin, gate=True)
+    game_id = await start_private_game(d, e, 0)
+    white, gate = (d, d_gate) if await seat(d) == 0 else (e, e_gate)
     black = e if white is d else d
     assert gate is not None
-    expect(white.locator("#game-status")).to_have_text("Your move")
-    white.evaluate(
+    await expect(white.locator("#game-status")).to_have_text("Your move")
+    await white.evaluate(
         """() => { window.__queued = [];
             window.meeple.socket.addEventListener('queued',
                 (e) => window.__queued.push(e.detail.id)); }"""
     )
 
     # The network goes: White moves anyway, and queues a second move by script.
-    gate.cut(white)
-    expect(white.locator("#conn")).to_have_attribute("data-state", "reconnecting")
-    move(white, "e2", "e4")
-    expect(white.locator(".toast").last).to_contain_text("Offline: e2e4 will be sent")
-    expect(white.locator("#game-status")).to_have_text("Sending your move…")
-    white.evaluate(
+    await gate.cut()
+    await expect(white.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+    await move(white, "e2", "e4")
+    await expect(white.locator(".toast").last).to_contain_text("Offline: e2e4 will be sent")
+    await expect(white.locator("#game-status")).to_have_text("Sending your move…")
+    await white.evaluate(
         """(gameId) => { window.__second = 'pending';
             window.meeple.socket.send({type: 'move', game_id: gameId, move: 'd2d4'})
               .then(() => { window.__second = 'ack'; },
                     (err) => { window.__second = err.code; }); }""",
         game_id,
     )
-    expect(white.locator("#conn")).to_contain_text("2 queued")
-    queued: list[str] = white.evaluate("() => window.__queued")
+    await expect(white.locator("#conn")).to_contain_text("2 queued")
+    queued: list[str] = await white.evaluate("() => window.__queued")
     assert len(queued) == 2
     assert gate.moves() == []  # nothing went out while cut off
-    assert logged_moves(server, game_id) == []
+    assert await logged_moves(server, game_id) == []
 
     # The network comes back: the queue goes out in order with the same ids. The move
     # is applied once; the second, no longer White's turn, is refused out loud.
-    gate.restore()
-    expect(white.locator("#conn")).to_have_text(re.compile("resumed|online"))
-    piece_on(white, "e4", 0)
-    piece_on(black, "e4", 0)
-    expect(white.locator(".toast.bad").last).to_contain_text("Your queued move was refused")
-    white.wait_for_function("() => window.__second !== 'pending'")
-    assert white.evaluate("() => window.__second") == "not_your_turn"
+    await gate.restore()
+    await expect(white.locator("#conn")).to_have_text(re.compile("resumed|online"))
+    await piece_on(white, "e4", 0)
+    await piece_on(black, "e4", 0)
+    await expect(white.locator(".toast.bad").last).to_contain_text("Your queued move was refused")
+    await white.wait_for_function("() => window.__second !== 'pending'")
+    assert await white.evaluate("() => window.__second") == "not_your_turn"
     assert [(m["id"], m["move"]) for m in gate.moves()] == list(
         zip(queued, ["e2e4", "d2d4"], strict=True)
     )
-    assert logged_moves(server, game_id) == ["e2e4"]
+    assert await logged_moves(server, game_id) == ["e2e4"]
 
     # The game goes on from the resumed socket: no state was needed to resume.
-    move(black, "e7", "e5")
-    expect(white.locator("#game-status")).to_have_text("Your move")
-    white.click(sq("g1"))
-    assert hints(white) == {"f3", "h3", "e2"}
-    white.click(sq("f3"))
-    piece_on(black, "f3", 0)
-    assert logged_moves(server, game_id) == ["e2e4", "e7e5", "g1f3"]
-    assert len(states(white)) == 1
-    black.click("#act-resign")
-    black.click("#confirm-yes")
-    expect(white.locator("#result h3")).to_have_text("You won")
+    await move(black, "e7", "e5")
+    await expect(white.locator("#game-status")).to_have_text("Your move")
+    await white.click(sq("g1"))
+    assert await hints(white) == {"f3", "h3", "e2"}
+    await white.click(sq("f3"))
+    await piece_on(black, "f3", 0)
+    assert await logged_moves(server, game_id) == ["e2e4", "e7e5", "g1f3"]
+    assert len(await states(white)) == 1
+    await black.click("#act-resign")
+    await black.click("#confirm-yes")
+    await expect(white.locator("#result h3")).to_have_text("You won")

@@ -16,14 +16,16 @@ START_FEN4 = (
 )
 
 
-def run_module(tab: Tab, module: str, body: str) -> Any:
+async def run_module(tab: Tab, module: str, body: str) -> Any:
     """Evaluate ``body`` (an async function body) with module ``m`` imported."""
-    tab.page.goto("/")
-    return tab.page.evaluate(f"async () => {{ const m = await import('/js/{module}.js'); {body} }}")
+    await tab.page.goto("/")
+    return await tab.page.evaluate(
+        f"async () => {{ const m = await import('/js/{module}.js'); {body} }}"
+    )
 
 
-def test_fen4_start_position(tab: Tab) -> None:
-    result = run_module(
+async def test_fen4_start_position(tab: Tab) -> None:
+    result = await run_module(
         tab,
         "notation",
         f"""const p = m.parseFen4({START_FEN4!r});
@@ -46,10 +48,10 @@ def test_fen4_start_position(tab: Tab) -> None:
     assert result["squares"] == 160
 
 
-def test_fen4_header_and_grey_pieces(tab: Tab) -> None:
+async def test_fen4_header_and_grey_pieces(tab: Tab) -> None:
     fen4 = START_FEN4.replace("R-0,0,0,0-", "Y-0,1,0,0-").replace("-0,0,0,0-0-", "-3,0,20,1-7-")
     fen4 = fen4.replace("bK", "dK")
-    result = run_module(
+    result = await run_module(
         tab,
         "notation",
         f"""const p = m.parseFen4({fen4!r});
@@ -63,8 +65,8 @@ def test_fen4_header_and_grey_pieces(tab: Tab) -> None:
     }
 
 
-def test_bad_positions_are_refused(tab: Tab) -> None:
-    result = run_module(
+async def test_bad_positions_are_refused(tab: Tab) -> None:
+    result = await run_module(
         tab,
         "notation",
         """const errors = [];
@@ -77,8 +79,8 @@ def test_bad_positions_are_refused(tab: Tab) -> None:
     assert all(isinstance(e, str) and e for e in result), result
 
 
-def test_fen_and_move_texts(tab: Tab) -> None:
-    result = run_module(
+async def test_fen_and_move_texts(tab: Tab) -> None:
+    result = await run_module(
         tab,
         "notation",
         """const p = m.parseFen('rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1');
@@ -106,9 +108,9 @@ def test_fen_and_move_texts(tab: Tab) -> None:
     assert result["keys"] == ["e7", "e2"]
 
 
-def test_each_army_is_at_the_bottom_of_its_own_view(tab: Tab) -> None:
+async def test_each_army_is_at_the_bottom_of_its_own_view(tab: Tab) -> None:
     """The king of the viewing seat is on the bottom row, queen to its left (chess.com)."""
-    result = run_module(
+    result = await run_module(
         tab,
         "board",
         """const kings = {0: [7, 0], 1: [0, 6], 2: [6, 13], 3: [13, 7]};   // h1, a7, g14, n8
@@ -133,8 +135,8 @@ def test_each_army_is_at_the_bottom_of_its_own_view(tab: Tab) -> None:
     assert result["chess"] == [[7, 4], [7, 3]]
 
 
-def test_castling_texts_and_the_naive_move(tab: Tab) -> None:
-    result = run_module(
+async def test_castling_texts_and_the_naive_move(tab: Tab) -> None:
+    result = await run_module(
         tab,
         "notation",
         f"""const p = m.parseFen4({START_FEN4!r});
@@ -155,8 +157,8 @@ def test_castling_texts_and_the_naive_move(tab: Tab) -> None:
     assert result["k1"] is None
 
 
-def test_checks_are_found_on_both_boards(tab: Tab) -> None:
-    result = run_module(
+async def test_checks_are_found_on_both_boards(tab: Tab) -> None:
+    result = await run_module(
         tab,
         "notation",
         """const chess = (fen) => [...m.attackedKings(m.parseFen(fen))];
@@ -170,8 +172,8 @@ def test_checks_are_found_on_both_boards(tab: Tab) -> None:
     assert result == {"start": [], "scholar": [1], "pawn": [1], "blocked": []}
 
 
-def test_fourchess_checks_ignore_grey_pieces(tab: Tab) -> None:
-    result = run_module(
+async def test_fourchess_checks_ignore_grey_pieces(tab: Tab) -> None:
+    result = await run_module(
         tab,
         "notation",
         f"""const base = m.parseFen4({START_FEN4!r});
