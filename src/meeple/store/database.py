@@ -23,6 +23,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from meeple.store.sqlite_setup import apply_pragmas
 from meeple.store.sqlite_writer import SqliteWriter
 
 _READ_ONLY = "meeple_read_only"
@@ -135,10 +136,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Let SQLAlchemy's "begin" below decide how transactions start.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        apply_pragmas(cursor.execute)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-T = TypeVar("T")
+from meeple.store.sqlite_setup import BUSY_TIMEOUT_MS, apply_pragmas
 
-BUSY_TIMEOUT_MS = 30_000  # as the pool's connections: writers queue, they do not fail
+T = TypeVar("T")
 
 
 class SqliteWriter:
@@ -61,8 +61,5 @@ class SqliteWriter:
 def _open(path: str) -> sqlite3.Connection:
     # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE.
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    apply_pragmas(conn.execute)
     return conn
