@@ -160,6 +160,9 @@ async def test_postgres_restart_no_ack_without_a_commit(running: Cluster) -> Non
     during = [a for t in seated for a in t.acks if window["down"] + 0.3 < a.at < window["up"]]
     assert during == [], during
     assert figures["retries"], "the outage went unnoticed"
+    # A stopped store is an outage, answered as one, never as our bug.
+    assert figures["retries"]["games_unavailable"] >= 1, figures
+    assert not figures["retries"].get("internal_error"), figures
 
 
 async def test_all_engines_down_api_still_serves_and_play_resumes(running: Cluster) -> None:

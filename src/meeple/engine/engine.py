@@ -38,6 +38,7 @@ from meeple.engine.table import next_deadline as table_deadline
 from meeple.engine.timers import TimerWheel, now_ms
 from meeple.ledger import Ledger
 from meeple.obs import metrics
+from meeple.obs.outage import OutageLog
 from meeple.protocol.internal import (
     Command,
     CommandReply,
@@ -52,6 +53,7 @@ from meeple.settings import Settings
 from meeple.store.database import Store
 from meeple.store.games import Append, Appended, CommandRecord, Games
 from meeple.store.games import NewEvent as StoreEvent
+from meeple.store.outage import unreachable as store_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ SEEN_LIMIT = 100_000  # command outcomes remembered in memory (the store has the
 KEEP_ENDED_S = 120.0  # ended games stay loaded this long for late commands and state
 ENGINES_TOPIC = "engines"  # "joined"/"left": the others rebalance at once
 POP_WAIT_S = 0.2  # an idle pop's wait: also how long stop() waits before handing over
+STORE_UNREACHABLE = "the game store is unreachable; retry with the same command id"
 
 
 class Engine:
@@ -95,6 +98,7 @@ class Engine:
         # shard -> when its previous owner handed it over (ms), for fair clocks at load
         self._handed_over: dict[int, int] = {}
         self._running = False
+        self._store_outage = OutageLog(log, "store", self.engine_id)
 
     @property
     def running(self) -> bool:
@@ -321,10 +325,19 @@ class Engine:
                     log.error("undecodable command dropped (%d bytes)", len(data))
             try:
                 await self._handle_batch(commands)
-            except Exception:
+            except Exception as exc:
                 # Nothing of the batch was committed; senders retry with the same ids.
-                log.exception("batch of %d commands failed", len(commands))
-                await self._reply_all(commands, "internal_error", "the engine failed; retry")
+                if store_unreachable(exc):
+                    # A stopped or restarting store is an outage, not our bug.
+                    self._store_outage.failed(exc)
+                    code, message = "games_unavailable", STORE_UNREACHABLE
+                else:
+                    log.exception("batch of %d commands failed", len(commands))
+                    code, message = "internal_error", "the engine failed; retry"
+                metrics.COMMANDS.labels(outcome=code).inc(len(commands))
+                await self._reply_all(commands, code, message)
+            else:
+                self._store_outage.succeeded()
 
     async def _take(self, queues: list[str]) -> list[tuple[str, bytes]]:
         """A batch: wait for a first command, then let the batch fill for a moment."""

@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from meeple.auth.errors import InvalidToken, TokenExpired
 from meeple.auth.tokens import AccessClaims, load_signing_key, verify_access_token
-from meeple.bus.base import Bus
+from meeple.bus.base import Bus, BusUnavailable
 from meeple.gateway.commands import CommandRouter
 from meeple.gateway.connection import (
     CLOSE_IDLE,
@@ -50,6 +50,7 @@ from meeple.gateway.limits import AddressLimiter, TokenBucket, frame_too_large
 from meeple.gateway.reads import GatewayReads
 from meeple.gateway.session import Session, error_frame, guess_id
 from meeple.obs import metrics
+from meeple.obs.outage import OutageLog
 from meeple.protocol import messages as m
 from meeple.settings import Settings
 from meeple.store.database import Store
@@ -77,6 +78,7 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.gateway_id = gateway_id or f"gw-{secrets.token_hex(4)}"
+        self._bus_outage = OutageLog(log, "bus", f"gateway {self.gateway_id}")
         self.tick_s = tick_s
         self.reads = GatewayReads(store)
         # The shared loop refreshes every holder each tick; a cache that outlives a
@@ -282,8 +284,12 @@ class Gateway:
             await asyncio.sleep(self.tick_s)
             try:
                 await self._tick()
+            except BusUnavailable as exc:
+                self._bus_outage.failed(exc)  # once per outage, not every tick
             except Exception:
                 log.exception("gateway housekeeping failed")
+            else:
+                self._bus_outage.succeeded()
 
     async def _tick(self) -> None:
         now = time.monotonic()

@@ -35,11 +35,12 @@ from typing import Any
 import msgspec
 
 from meeple import rules
-from meeple.bus.base import Bus, BusError
+from meeple.bus.base import Bus, BusError, BusUnavailable
 from meeple.ledger import InsufficientFunds, Ledger
 from meeple.matchmaking.grouping import Waiting, Window, group, parse_time_control
 from meeple.matchmaking.store import Busy, Entry, MatchStore, Pending, QueueKey
 from meeple.obs import metrics
+from meeple.obs.outage import OutageLog
 from meeple.protocol import messages as m
 from meeple.protocol.internal import (
     MATCHMAKER_QUEUE,
@@ -96,6 +97,7 @@ class Matchmaker:
         self.ledger = ledger
         self.settings = settings
         self.instance_id = instance_id or f"mm-{uuid.uuid4().hex[:12]}"
+        self._bus_outage = OutageLog(log, "bus", f"matchmaker {self.instance_id}")
         self.rows = MatchStore(store, settings.currency)
         self.window = Window(settings.match_window, settings.match_window_growth_per_s)
         self.time_controls = {tc.strip() for tc in settings.time_controls.split(",") if tc.strip()}
@@ -276,8 +278,12 @@ class Matchmaker:
             try:
                 if await self.bus.acquire(LEASE, self.instance_id, ttl):
                     await self.tick()
+            except BusUnavailable as exc:
+                self._bus_outage.failed(exc)  # once per outage, not every tick
             except Exception:
                 log.exception("matchmaking tick failed")
+            else:
+                self._bus_outage.succeeded()
             await asyncio.sleep(interval)
 
     async def tick(self) -> int:
