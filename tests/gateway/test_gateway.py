@@ -387,9 +387,19 @@ async def test_a_failing_store_read_is_an_error_not_a_stuck_follow(
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(rig.gateway.reads, "head", broken)
+    async def buggy(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("our bug")
+
+    async def refused(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(rig.gateway.reads, "head", buggy)
     reply = await client.call({"type": "subscribe", "game_id": game_id, "after_seq": 1})
     assert reply["code"] == "internal_error"
+    # A store that cannot be reached is a temporary unavailability: retriable.
+    monkeypatch.setattr(rig.gateway.reads, "head", refused)
+    reply = await client.call({"type": "subscribe", "game_id": game_id, "after_seq": 1})
+    assert reply["code"] == "games_unavailable"
     monkeypatch.undo()
     await client.call({"type": "subscribe", "game_id": game_id})
     # A gap that cannot be filled closes the connection (1011): the client resumes.

@@ -34,6 +34,7 @@ from meeple.protocol.internal import (
     command_queue,
     shard_of,
 )
+from meeple.store.outage import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +212,8 @@ class Session:
             if follow is None:
                 return  # unsubscribed meanwhile
             head = await self.reads.head(message.game_id)
-        except Exception:
-            log.exception("subscribe failed", extra={"game": message.game_id})
-            self.hub.unfollow(conn, message.game_id)
-            conn.send(error_frame("internal_error", "the store did not answer; retry", message.id))
+        except Exception as exc:
+            self._subscribe_failed(conn, message, exc)
             return
         if head is None:
             self.hub.unfollow(conn, message.game_id)
@@ -233,13 +232,23 @@ class Session:
             self.hub.unfollow(conn, message.game_id)
             conn.send(error_frame(exc.code, exc.message, message.id))
             return
-        except Exception:
-            log.exception("subscribe failed", extra={"game": message.game_id})
-            self.hub.unfollow(conn, message.game_id)
-            conn.send(error_frame("internal_error", "subscribe failed; retry", message.id))
+        except Exception as exc:
+            self._subscribe_failed(conn, message, exc)
             return
         if conn.follows.get(message.game_id) is follow:
             conn.send(m.encode(m.Ack(id=message.id, seq=follow.last_seq)))
+
+    def _subscribe_failed(self, conn: Connection, message: m.Subscribe, exc: Exception) -> None:
+        """Answer a subscribe that could not read the store: a store that cannot be
+        reached is a temporary unavailability (retriable), anything else our bug."""
+        self.hub.unfollow(conn, message.game_id)
+        if unreachable(exc):
+            log.warning("subscribe: the store is unreachable", extra={"game": message.game_id})
+            text = "the game store is unreachable; retry"
+            conn.send(error_frame("games_unavailable", text, message.id))
+            return
+        log.error("subscribe failed", extra={"game": message.game_id}, exc_info=exc)
+        conn.send(error_frame("internal_error", "subscribe failed; retry", message.id))
 
     async def fetch_state(self, conn: Connection, game_id: str) -> tuple[int, bytes]:
         """The game's State frame for this player, from the engine that owns it.
