@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -189,3 +190,34 @@ def run_async(coro: object) -> object:
     import uvloop
 
     return uvloop.run(coro)  # type: ignore[arg-type]
+
+
+async def add_players(store: Any, count: int) -> list[int]:
+    """Insert ``count`` bare players straight into a store (``meeple.store.database.Store``);
+    their ids. For benchmarks that drive the store or the engine without the api."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from meeple.store.schema import players
+
+    now = datetime.now(UTC)
+    ids = []
+    async with store.begin() as conn:
+        for _ in range(count):
+            key = uuid.uuid4().hex
+            result = await conn.execute(
+                insert(players)
+                .values(
+                    username=key[:32],
+                    username_key=key,
+                    display_name="Bench",
+                    password_hash="x",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(players.c.id)
+            )
+            ids.append(int(result.scalar_one()))
+    return ids

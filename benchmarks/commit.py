@@ -23,42 +23,17 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import insert
 
 import _harness as h
 from meeple.engine import storage
 from meeple.store.database import Store
 from meeple.store.games import Append, Appended, CommandRecord, Games, NewEvent
-from meeple.store.schema import players
 
 BODY = b"x" * 700
-
-
-async def _players(store: Store, count: int) -> list[int]:
-    now = datetime.now(UTC)
-    ids = []
-    async with store.begin() as conn:
-        for _ in range(count):
-            key = uuid.uuid4().hex
-            result = await conn.execute(
-                insert(players)
-                .values(
-                    username=key[:32],
-                    username_key=key,
-                    display_name="Bench",
-                    password_hash="x",
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(players.c.id)
-            )
-            ids.append(int(result.scalar_one()))
-    return ids
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
@@ -66,7 +41,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     store = await Store.open(args.url)
     try:
         repo = Games(store)
-        seated = await _players(store, 4)
+        seated = await h.add_players(store, 4)
         ids = [f"bench{uuid.uuid4().hex[:20]}" for _ in range(args.batch)]
         for game_id in ids:
             await repo.create(game_id, game="fourchess", players=seated, currency="USD")

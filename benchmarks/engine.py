@@ -21,12 +21,10 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import insert
 
 import _harness as h
 from meeple import rules
@@ -46,7 +44,6 @@ from meeple.protocol.internal import (
 from meeple.settings import Settings
 from meeple.store.database import Store
 from meeple.store.games import Games
-from meeple.store.schema import players
 
 GATEWAY = "bench-gw"
 
@@ -87,28 +84,6 @@ class Driver:
                 future.set_result(reply)
 
     ready: asyncio.Event
-
-
-async def _players(store: Store, count: int) -> list[int]:
-    now = datetime.now(UTC)
-    ids = []
-    async with store.begin() as conn:
-        for _ in range(count):
-            key = uuid.uuid4().hex
-            row = await conn.execute(
-                insert(players)
-                .values(
-                    username=key[:32],
-                    username_key=key,
-                    display_name="Bench",
-                    password_hash="x",
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(players.c.id)
-            )
-            ids.append(int(row.scalar_one()))
-    return ids
 
 
 async def play(
@@ -167,7 +142,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> dict[str, float]:
     await driver.ready.wait()
     await engine.start()
     try:
-        seats = await _players(store, 4 * args.games)
+        seats = await h.add_players(store, 4 * args.games)
         repo = Games(store)
         stop_at = time.monotonic() + args.seconds
         events0, commits0 = _commits()
