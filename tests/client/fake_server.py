@@ -78,6 +78,7 @@ class FakeGateway:
         self.connections: dict[ServerConnection, int] = {}
         self.swallow: set[str] = set()  # command types whose answer is never sent
         self.rate_limit_next = 0  # answer this many commands with rate_limited first
+        self.unavailable_subscribes = 0  # answer this many subscribes with games_unavailable
         self.queue: list[tuple[int, ServerConnection]] = []
         self.connects = 0
         self.refused: set[str] = set()  # tokens that stopped working (expired)
@@ -196,6 +197,11 @@ class FakeGateway:
             error = m.Error(
                 code="rate_limited", message="slow down", id=message.id, retry_after_ms=20
             )
+            await ws.send(m.encode(error).decode())
+            return
+        if isinstance(message, m.Subscribe) and self.unavailable_subscribes > 0:
+            self.unavailable_subscribes -= 1
+            error = m.Error(code="games_unavailable", message="failing over", id=message.id)
             await ws.send(m.encode(error).decode())
             return
         key = (player_id, message.id)

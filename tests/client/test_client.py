@@ -145,6 +145,23 @@ async def test_reconnect_resumes_each_game_from_the_last_seq(server: FakeGateway
         assert [r.after_seq for r in resumes] == [0, 2]
 
 
+async def test_a_resubscribe_refused_mid_failover_is_retried_until_it_holds(
+    server: FakeGateway,
+) -> None:
+    game_id = server.new_game([1, 2])
+    async with await connect(server, "alice-token") as alice:
+        await alice.subscribe(game_id)
+        await alice.move(game_id, "e2e4")
+        await alice.wait_until(lambda: alice.last_seq(game_id) == 2, WITHIN)
+        server.unavailable_subscribes = 2  # the game's engine is changing hands
+        await server.drop_all()
+        server.apply_move(game_id, 1, "e7e5")
+        await alice.wait_until(lambda: alice.last_seq(game_id) == 3, WITHIN)
+        assert game_id in alice.subscriptions
+        resumes = [r for r in server.received if isinstance(r, m.Subscribe)]
+        assert [r.after_seq for r in resumes] == [0, 2, 2, 2]
+
+
 async def test_a_command_waiting_when_the_connection_drops_is_resent_with_its_id(
     server: FakeGateway,
 ) -> None:

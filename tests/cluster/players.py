@@ -186,7 +186,10 @@ class Table:
     async def play(self) -> None:
         """Play both seats until ``finish`` is set; then the side to move resigns."""
         for client in self.seats.values():
-            await client.subscribe(self.game_id)
+            # Right after a fault the game's shard may be between engines: retry.
+            await retrying(
+                lambda cid, c=client: c.subscribe(self.game_id, command_id=cid), self.retries
+            )
         await asyncio.gather(*(self._seat(seat) for seat in self.seats))
 
     async def _seat(self, seat: int) -> None:

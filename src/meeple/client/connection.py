@@ -46,6 +46,9 @@ TokenProvider = Callable[[], Awaitable[str]]
 AUTH_CLOSE = 4401
 # Backoff between reconnect attempts, seconds (the last one repeats).
 BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+# Refusals that a failover, a restart or a lost answer cause: the same command again
+# (same id for moves) is safe and will succeed once the platform has recovered.
+RETRIABLE = frozenset({"games_unavailable", "timeout", "draining"})
 _WELCOME_TIMEOUT_S = 10.0
 
 
@@ -257,12 +260,24 @@ class Client:
         view = self.views.get(game_id)
         if view is not None and view.stale:
             after_seq = 0
-        try:
-            await self._command(
-                m.Subscribe(id=self._new_id(), game_id=game_id, after_seq=after_seq)
-            )
-        except CommandError as exc:
-            log.warning("resubscribe to %s failed: %s", game_id, exc)
+        # A reconnect often lands mid-failover (the engine that owned the game died
+        # too, or its shard is changing hands): keep trying, with backoff, while the
+        # game is still wanted; a refusal for good (the game is gone, not ours) ends it.
+        for attempt in itertools.count():
+            if self._closed.is_set() or game_id not in self.subscriptions:
+                return
+            try:
+                await self._command(
+                    m.Subscribe(id=self._new_id(), game_id=game_id, after_seq=after_seq)
+                )
+                return
+            except CommandError as exc:
+                if exc.code not in RETRIABLE:
+                    log.warning("resubscribe to %s failed: %s", game_id, exc)
+                    self.subscriptions.discard(game_id)
+                    return
+                log.info("resubscribe to %s: %s; retrying", game_id, exc)
+            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
 
     async def _keepalive(self, every_s: float) -> None:
         """Ping when nothing was sent for ``every_s``: the gateway closes idle connections."""
