@@ -86,6 +86,28 @@ async def test_same_command_id_is_applied_once(harness: Harness) -> None:
     assert [e.seq for e in await harness.events(game_id)] == [1, 2, 3]
 
 
+async def test_a_forgotten_command_legal_again_is_answered_from_its_record(
+    harness: Harness,
+) -> None:
+    # The engine decides unknown command ids without asking the store first; a retry
+    # of a move accepted before the engine forgot it, in a position where it is legal
+    # once more, must still be applied once: the commit refuses the duplicate and the
+    # engine answers from the record.
+    white, black = await harness.players(2)
+    game_id = await harness.game([white, black])
+    first = await harness.send(game_id, white, "move", "g1f3", cid="w1")
+    for player, move in ((black, "g8f6"), (white, "f3g1"), (black, "f6g8")):
+        assert (await harness.send(game_id, player, "move", move)).ok
+    await harness.engine.stop()
+    harness.engine = harness.new_engine()
+    await harness.engine.start()
+    retried = await harness.send(game_id, white, "move", "g1f3", cid="w1")
+    assert retried == first and retried.seq == 2
+    assert [e.seq for e in await harness.events(game_id)] == [1, 2, 3, 4, 5]
+    moved = await harness.send(game_id, white, "move", "e2e4")
+    assert moved.ok and moved.seq == 6
+
+
 async def test_mistakes_get_codes_and_change_nothing(harness: Harness) -> None:
     white, black, spectator = await harness.players(3)
     game_id = await harness.game([white, black])

@@ -354,12 +354,23 @@ class Engine:
             if retry:
                 # Stale tables were dropped: reload them from the store and decide again,
                 # once. Commands another owner applied are answered from their record.
-                retry = await self._run_batch(retry)
+                retry = await self._run_batch(retry, look_up=True)
             if retry:
                 await self._reply_all(retry, "games_unavailable", "the game moved; retry")
 
-    async def _run_batch(self, commands: Sequence[Command]) -> list[Command]:
-        """Decide, commit, publish and reply; the commands to decide again (conflicts)."""
+    async def _run_batch(
+        self, commands: Sequence[Command], *, look_up: bool = False
+    ) -> list[Command]:
+        """Decide, commit, publish and reply; the commands to decide again (conflicts).
+
+        A command id seen before is answered from memory. An unknown one is decided
+        at once, without asking the store first (that look-up was a round trip per
+        batch): if it was in fact accepted before (by this engine long ago, or by a
+        previous owner), either the commit refuses the duplicate (the store keeps
+        one outcome per command id) and the game is decided again with
+        ``look_up``, or the decision is a refusal, and refusals are checked against
+        the store before they are sent (:meth:`_answer_refusals_from_records`).
+        """
         started = time.perf_counter()
         moved = [c for c in commands if shard_of(c.game_id) not in self.owned]
         if moved:
@@ -369,7 +380,7 @@ class Engine:
         for game_id in {c.game_id for c in commands if c.game_id not in self.tables}:
             if shard_of(game_id) in self.owned:
                 await self._load(game_id)
-        recorded = await self._recorded(commands)
+        recorded = await self._recorded(commands) if look_up else {}
         now = now_ms()
         steps: list[_Step] = []
         items: list[Append] = []
@@ -418,10 +429,34 @@ class Engine:
                     )
                 )
             steps.append(step)
+        if not look_up:
+            await self._answer_refusals_from_records(steps, batch_seen)
         results = await self._commit(items)
         committed = time.perf_counter()
         stale = await self._stale_refusals(steps)
         return await self._conclude(steps, results, batch_seen, started, committed, stale)
+
+    async def _answer_refusals_from_records(
+        self, steps: list[_Step], batch_seen: dict[CommandKey, Reply]
+    ) -> None:
+        """A refused player command whose id is recorded in the store was accepted
+        before: answer with that outcome (the retry of a move whose ack was lost must
+        not read "not your turn")."""
+        refused = [
+            s
+            for s in steps
+            if s.command.kind in PLAYER_KINDS
+            and s.reply is not None
+            and not s.reply.ok
+            and _key(s.command) not in self._seen
+        ]
+        if not refused:
+            return
+        found = await self._recorded([s.command for s in refused])
+        for step in refused:
+            reply = found.get(_key(step.command))
+            if reply is not None:
+                step.reply = batch_seen[_key(step.command)] = reply
 
     async def _stale_refusals(self, steps: list[_Step]) -> set[str]:
         """Games whose refusals were decided on a table the store has moved past.
