@@ -240,6 +240,8 @@ def _meeple_phases(args: argparse.Namespace, server: h.MeepleServer) -> list[Fig
     assert isinstance(tokens, list)
     url = server.base_url.replace("http://", "ws://") + "/ws"
     phases = [run_phase("meeple, no think", "meeple", url, server.pid, args, tokens=tokens)]
+    if args.phases < 2:
+        return phases
     phases.append(
         run_phase(
             f"meeple, think {args.think_ms} ms",
@@ -252,7 +254,7 @@ def _meeple_phases(args: argparse.Namespace, server: h.MeepleServer) -> list[Fig
         )
     )
     max_rate = phases[0].moves_per_s
-    if max_rate > 0:
+    if max_rate > 0 and args.phases >= 3:
         pace = args.rooms / (max_rate / 2)  # each room's share of half the max rate
         phases.append(
             run_phase(
@@ -307,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["relay", "meeple", "both"], default="both")
     parser.add_argument("--plot", type=Path, default=Path("artifacts"), help="PNG directory")
     parser.add_argument("--quick", action="store_true", help="a few seconds (smoke test)")
+    parser.add_argument(
+        "--phases", type=int, default=3, help="meeple phases to run, in order (default all 3)"
+    )
     parser.add_argument("--server-url", help="drive this running meeple server instead")
     parser.add_argument("--server-pid", type=int, help="its process id (for CPU and RSS)")
     args = parser.parse_args(argv)
