@@ -240,6 +240,7 @@ async def test_an_api_request_continues_the_callers_trace_and_logs_its_ids(
                 headers={**_bearer(token), "traceparent": f"00-{trace_id}-{parent_id}-01"},
             )
             missing = await http.get("/api/v1/players/nobody-at-all")
+            assert (await http.get("/healthz")).status_code == 200  # probes are not traced
     finally:
         access.removeHandler(handler)
         access.setLevel(old_level)
@@ -264,3 +265,4 @@ async def test_an_api_request_continues_the_callers_trace_and_logs_its_ids(
     # Without a traceparent a request begins a trace of its own; the route is the template.
     other = _one(finished, "GET /api/v1/players/{username}")
     assert other.parent is None and other.context.trace_id != int(trace_id, 16)
+    assert not [s for s in finished if (s.attributes or {}).get("url.path") == "/healthz"]

@@ -90,7 +90,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         burst=settings.api_rate_limit_burst,
         exempt=(*HEALTH_PATHS, "/metrics"),
     )
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, untraced=(*HEALTH_PATHS, "/metrics"))
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

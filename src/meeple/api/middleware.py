@@ -40,14 +40,15 @@ class RequestLog:
     is handled and logged (the log line carries its ``trace_id``).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, untraced: Iterable[str] = ()) -> None:
         self.app = app
+        self.untraced = frozenset(untraced)  # probes and scrapes: counted, not traced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not tracing.ENABLED:
+        if not tracing.ENABLED or scope.get("path") in self.untraced:
             await self._handle(scope, receive, send, None)
             return
         span = _start_span(scope)

@@ -25,15 +25,15 @@ _EXPORTER_LOGGERS = (
 class ReportedExporter(SpanExporter):
     """Exports through ``inner``; a failure is logged once per outage, never raised.
 
-    The inner exporter's own lines are held back; the last one names the cause in
-    the outage's single WARNING ("... trace collector unreachable: ..."), and one
+    The inner exporter's own lines are held back; the first of the failed attempt
+    names the cause in the outage's single WARNING ("... trace collector unreachable: ..."), and one
     INFO says when spans go through again.
     """
 
     def __init__(self, inner: SpanExporter, where: str) -> None:
         self.inner = inner
         self._outage = OutageLog(log, "trace collector", where)
-        self._last = "export failed"
+        self._cause: str | None = None
         self._closed = False
         for name in _EXPORTER_LOGGERS:
             logging.getLogger(name).addFilter(self._hold)
@@ -44,10 +44,12 @@ class ReportedExporter(SpanExporter):
         return self._outage.down
 
     def _hold(self, record: logging.LogRecord) -> bool:
-        self._last = record.getMessage()
+        if self._cause is None:  # the first line of an attempt names the cause
+            self._cause = record.getMessage()
         return False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self._cause = None
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # an exporter bug must not stop the export thread either
@@ -56,7 +58,8 @@ class ReportedExporter(SpanExporter):
         if result is SpanExportResult.SUCCESS:
             self._outage.succeeded()
         else:
-            self._outage.failed(RuntimeError(f"{len(spans)} spans dropped: {self._last}"))
+            cause = self._cause or "export failed"
+            self._outage.failed(RuntimeError(f"{len(spans)} spans dropped: {cause}"))
         return result
 
     def abort(self) -> None:
