@@ -20,6 +20,7 @@ the server runs as the ``postgres`` user that the Debian package creates.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import itertools
 import os
@@ -30,11 +31,12 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+import uvicorn
 
 from meeple.store.database import Store
 
@@ -47,6 +49,25 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+async def serve_in_task(config: uvicorn.Config) -> Callable[[], Awaitable[None]]:
+    """Run uvicorn in a task of this event loop until it listens; the function that stops it."""
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while not server.started:  # uvicorn offers no event to wait on
+        if task.done():
+            task.result()
+        assert loop.time() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.01)
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    return stop
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = START_TIMEOUT_S) -> None:

@@ -99,6 +99,10 @@ def test_k8s_deployments_probe_the_roles_and_services_select_them() -> None:
             s.get("configMapRef", s.get("secretRef", {})).get("name") for s in container["envFrom"]
         }
         assert sources == {"meeple-config", "meeple-secrets"}
+        # Every role serves /metrics on its own port (scraped per pod, not through nginx).
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/path"] == "/metrics"
+        assert int(annotations["prometheus.io/port"]) == port["containerPort"]
         service = services[f"meeple-{role}"]
         assert service["spec"]["selector"].items() <= labels.items()
         assert service["spec"]["ports"][0]["targetPort"] in (port["name"], port["containerPort"])
@@ -116,6 +120,14 @@ def test_k8s_ingress_routes_api_and_ws() -> None:
         for p in rule["http"]["paths"]
     }
     assert routes == {"/api/": ("Prefix", "meeple-api"), "/ws": ("Exact", "meeple-gateway")}
+
+
+def test_nginx_proxies_only_api_and_ws_and_refuses_metrics() -> None:
+    locations = re.findall(r"location\s+([^{]+?)\s*\{(.*?)\n        \}", TEMPLATE, re.S)
+    proxied = {where for where, body in locations if "proxy_pass" in body}
+    assert proxied == {"/api/", "= /ws"}  # /metrics of every role stays off the router
+    metrics_block = dict(locations)["= /metrics"]
+    assert "return 404" in metrics_block
 
 
 def _exported_metric_names() -> set[str]:

@@ -21,9 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +29,7 @@ from starlette.websockets import WebSocket
 
 from meeple.bus.base import Bus
 from meeple.bus.factory import open_bus
+from meeple.obs import metrics
 from meeple.settings import Settings
 from meeple.store.database import Store
 
@@ -111,15 +110,10 @@ def create_serve_app(settings: Settings, *, store: Store | None = None) -> Starl
     app = Starlette(
         routes=[
             WebSocketRoute("/ws", ws, name="ws"),
-            Route("/metrics", metrics, name="metrics"),
+            Route("/metrics", metrics.endpoint, name="metrics"),
             Mount("", app=api),
         ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
     return app
-
-
-async def metrics(_request: Request) -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -153,9 +153,25 @@ class Settings(BaseSettings):
         20.0, description="How much the accepted rating difference grows per second of waiting."
     )
 
-    # -- logging ---------------------------------------------------------------
+    # -- logging and tracing ---------------------------------------------------
     log_level: str = Field("INFO", description="Python logging level.")
     log_json: bool = Field(True, description="JSON log lines (false: plain text).")
+    otel_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector that receives traces, e.g. http://otel-collector:4318 "
+        "(spans are posted to <url>/v1/traces unless the URL has a path). Unset: no tracing.",
+    )
+    otel_sample_ratio: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of new traces recorded (1.0: all). A trace begun upstream "
+        "(traceparent) keeps its caller's decision.",
+    )
+    otel_service_prefix: str = Field(
+        "meeple",
+        description="Traces' service.name is <prefix>-<role> (api, gateway, engine, serve).",
+    )
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -7,7 +7,6 @@ under uvicorn in this process)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from meeple.store.database import Store
 from meeple.store.schema import players
 from tests.gateway.fake_engine import FakeEngine
 from tests.gateway.wsclient import WsClient
-from tests.services import free_port
+from tests.services import free_port, serve_in_task
 
 KEY = "test-signing-key-of-the-gateway-tests-0123456789"
 
@@ -146,20 +145,7 @@ async def _serve(transport: str, gateway: Gateway, port: int) -> Callable[[], Aw
         lifespan="off",
         log_level="warning",
     )
-    uv = uvicorn.Server(config)
-    task = asyncio.create_task(uv.serve())
-    deadline = asyncio.get_running_loop().time() + 10
-    while not uv.started:  # uvicorn offers no event to wait on
-        if task.done():
-            task.result()
-        assert asyncio.get_running_loop().time() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.01)
-
-    async def stop_asgi() -> None:
-        uv.should_exit = True
-        await task
-
-    return stop_asgi
+    return await serve_in_task(config)
 
 
 def _signer(ttl_s: int = 900) -> TokenSigner:

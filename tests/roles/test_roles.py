@@ -1,6 +1,7 @@
 """``meeple api``, ``meeple gateway`` and ``meeple engine`` as separate processes on
 real PostgreSQL and Redis: a game played across two gateways and two engines, an
-engine handing its games over on SIGTERM, a client resuming on the other gateway.
+engine handing its games over on SIGTERM, a client resuming on the other gateway;
+traces that cross the processes (to a test OTLP collector) and the api's metrics.
 
 (The heavy fault tests, behind nginx, are in tests/cluster.)
 """
@@ -24,6 +25,7 @@ from redis import Redis
 from meeple.client.http import Api
 from meeple.protocol.internal import shard_lease, shard_of
 from tests.gateway.wsclient import WsClient
+from tests.obs.collector import Collector, Received
 from tests.services import RedisServer, free_port
 
 MEEPLE = [sys.executable, "-m", "meeple.cli"]
@@ -202,3 +204,97 @@ async def _until(check: object, what: str, within: float = 20) -> None:
             pass
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+async def test_a_moves_trace_crosses_the_processes_and_the_api_counts_by_route(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    collector = Collector()
+    traced = {
+        **env,
+        "MEEPLE_OTEL_ENDPOINT": collector.url,
+        "MEEPLE_OTEL_SAMPLE_RATIO": "1",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # the SDK's batch interval (5 s by default)
+    }
+    api = Role("api", tmp_path, traced)
+    api.announced()
+    engine = Role("engine", tmp_path, traced)
+    engine.announced()
+    gateway = Role("gateway", tmp_path, traced)
+    gateway.announced()
+    roles = [api, engine, gateway]
+    try:
+        await _until(lambda: engine.ready()["shards"] == 64, "the engine's shards")
+        await _until(lambda: gateway.ready()["games_available"], "the engine, seen by the gateway")
+        names = [f"o{uuid.uuid4().hex[:10]}" for _ in range(2)]
+        async with Api(api.url) as client:
+            tokens = [await client.register_or_login(n, PASSWORD) for n in names]
+        trace_id, parent_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+        async with httpx.AsyncClient(base_url=api.url) as http:
+            found = await http.get(
+                f"/api/v1/players/{names[0]}",
+                headers={"traceparent": f"00-{trace_id}-{parent_id}-01"},
+            )
+            assert found.status_code == 200
+            assert (await http.get("/api/v1/no/such/thing")).status_code == 404
+        ws = [
+            await WsClient.open(f"ws://127.0.0.1:{gateway.port}/ws", t.access_token) for t in tokens
+        ]
+        try:
+            for c in ws:
+                await c.type("welcome")
+                join = {"type": "queue.join", "game": "chess", "time_control": "3+2", "stake": 0}
+                assert (await c.call(join))["type"] == "ack"
+            matched = [await c.type("matched", within=10) for c in ws]
+            game_id = matched[0]["game_id"]
+            white = next(c for f, c in zip(matched, ws, strict=True) if f["seat"] == 0)
+            await _move(white, game_id, "e2e4", seq=2)
+        finally:
+            for c in ws:
+                await c.close()
+
+        def move_traced(spans: list[Received]) -> bool:
+            gw = [s for s in spans if s.name == "gateway move"]
+            return bool(gw) and any(
+                s.name == "store commit" and s.trace_id == gw[0].trace_id for s in spans
+            )
+
+        spans = await collector.wait_for(move_traced, "gateway -> engine -> commit trace")
+        sent = next(s for s in spans if s.name == "gateway move")
+        in_trace = {s.name: s for s in spans if s.trace_id == sent.trace_id}
+        assert sent.service == "meeple-gateway"
+        assert sent.resource["service.instance.id"] == gateway.ready()["gateway"]
+        assert sent.attributes["meeple.game_id"] == game_id
+        assert sent.attributes["meeple.outcome"] == "ok"
+        handled = in_trace["engine move"]
+        assert handled.service == "meeple-engine"  # another process, reached over Redis
+        assert handled.resource["service.instance.id"] == engine.ready()["engine"]
+        assert handled.parent_id == sent.span_id
+        commit = in_trace["store commit"]
+        assert commit.service == "meeple-engine" and commit.parent_id == handled.span_id
+        assert commit.attributes["db.system.name"] == "postgresql"
+
+        continued = await collector.wait_for(
+            lambda s: any(x.trace_id == trace_id for x in s), "the api request's span"
+        )
+        request = next(s for s in continued if s.trace_id == trace_id)
+        assert request.service == "meeple-api"
+        assert request.name == "GET /api/v1/players/{username}"
+        assert request.parent_id == parent_id
+
+        # The api's /metrics: by route template and status class, never the raw path.
+        async with httpx.AsyncClient(base_url=api.url) as http:
+            text = (await http.get("/metrics")).text
+        route = 'method="GET",route="/api/v1/players/{username}",status="2xx"'
+        assert f"meeple_api_requests_total{{{route}}} 1.0" in text
+        assert f'meeple_api_request_duration_seconds_bucket{{le="+Inf",{route}}} 1.0' in text
+        assert 'meeple_api_requests_total{method="GET",route="unmatched",status="4xx"} 1.0' in text
+        assert 'route="/api/v1/auth/register",status="2xx"' in text
+        assert names[0] not in text and "no/such" not in text
+        for role in roles:
+            assert role.stop() == 0, role.tail()
+    finally:
+        for role in roles:
+            if role.proc.poll() is None:
+                role.stop(signal.SIGKILL)
+        collector.stop()

@@ -19,6 +19,7 @@ from meeple.api.middleware import BodyLimit, RateLimit, RequestLog
 from meeple.api.problems import ApiError, Problem, from_error, problem_doc, problem_response
 from meeple.api.routes import auth, games, health, me, operator, players, wallet
 from meeple.auth.errors import AuthError, LoginThrottled
+from meeple.obs import metrics
 from meeple.settings import Settings
 from meeple.store.database import Store
 
@@ -87,9 +88,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         RateLimit,
         rate=settings.api_rate_limit_per_s,
         burst=settings.api_rate_limit_burst,
-        exempt=HEALTH_PATHS,
+        exempt=(*HEALTH_PATHS, "/metrics"),
     )
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, untraced=(*HEALTH_PATHS, "/metrics"))
+    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

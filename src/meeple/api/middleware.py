@@ -1,7 +1,9 @@
-"""Pure ASGI middleware of the api: request log and last-resort 500, rate and body limits.
+"""Pure ASGI middleware of the api: request log, metrics and traces, last-resort 500,
+rate and body limits.
 
-Order, outermost first: :class:`RequestLog` (logs every request, turns an unexpected
-exception into a 500 problem that leaks nothing), :class:`RateLimit`, :class:`BodyLimit`.
+Order, outermost first: :class:`RequestLog` (logs, counts and times every request,
+with tracing on in a span of its own; turns an unexpected exception into a 500
+problem that leaks nothing), :class:`RateLimit`, :class:`BodyLimit`.
 """
 
 from __future__ import annotations
@@ -11,28 +13,51 @@ import secrets
 import time
 from collections.abc import Iterable
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.status import Status, StatusCode
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meeple.api.problems import problem_response
+from meeple.obs import metrics, tracing
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("meeple.api.access")
 
 MAX_BODY_BYTES = 64 * 1024
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"  # the route label of a request no route took (a 404)
 
 
 class RequestLog:
-    """One JSON log line per request; a 500 problem for any unhandled exception."""
+    """One JSON log line per request; a 500 problem for any unhandled exception.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Also ``meeple_api_requests_total`` and ``meeple_api_request_duration_seconds``
+    by method, route template (never the raw path: ids would explode the series)
+    and status class; and with tracing on, a server span per request that
+    continues the caller's W3C ``traceparent`` and is current while the request
+    is handled and logged (the log line carries its ``trace_id``).
+    """
+
+    def __init__(self, app: ASGIApp, untraced: Iterable[str] = ()) -> None:
         self.app = app
+        self.untraced = frozenset(untraced)  # probes and scrapes: counted, not traced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not tracing.ENABLED or scope.get("path") in self.untraced:
+            await self._handle(scope, receive, send, None)
+            return
+        span = _start_span(scope)
+        with trace.use_span(span, end_on_exit=False):
+            await self._handle(scope, receive, send, span)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, span: Span | None) -> None:
         started = time.perf_counter()
+        outer = scope.get("route")  # the route that led here (meeple serve's mount), if any
         given = _header(scope, b"x-request-id")
         # A client's id is echoed into logs and headers: only a short, plain one.
         request_id = given if given and len(given) <= 64 and given.isprintable() else None
@@ -65,6 +90,7 @@ class RequestLog:
             )(scope, receive, send)
             status = 500
         finally:
+            duration = time.perf_counter() - started
             client = scope.get("client")
             access_log.info(
                 "request",
@@ -72,11 +98,46 @@ class RequestLog:
                     "method": scope.get("method"),
                     "path": scope.get("path"),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(duration * 1000, 2),
                     "client": client[0] if client else None,
                     "request_id": request_id,
                 },
             )
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            route = scope.get("route")
+            template = getattr(route, "path_format", UNMATCHED) if route is not outer else UNMATCHED
+            labels = (method, template, f"{status // 100}xx" if status else "none")
+            metrics.API_REQUESTS.labels(*labels).inc()
+            metrics.API_LATENCY.labels(*labels).observe(duration)
+            if span is not None:
+                span.set_attribute("meeple.request_id", request_id)
+                _end_span(span, method, template, status)
+
+
+def _start_span(scope: Scope) -> Span:
+    client = scope.get("client")
+    return tracing.tracer("meeple.api").start_span(
+        str(scope["method"]),
+        context=tracing.from_headers(scope.get("headers", [])),
+        kind=SpanKind.SERVER,
+        attributes={
+            "http.request.method": scope["method"],
+            "url.path": scope.get("path", ""),
+            "url.scheme": scope.get("scheme", "http"),
+            "client.address": client[0] if client else "",
+        },
+    )
+
+
+def _end_span(span: Span, method: str, template: str, status: int) -> None:
+    if template != UNMATCHED:
+        span.update_name(f"{method} {template}")
+        span.set_attribute("http.route", template)
+    if status:
+        span.set_attribute("http.response.status_code", status)
+    if status >= 500 or not status:
+        span.set_status(Status(StatusCode.ERROR))
+    span.end()
 
 
 class BodyLimit:

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from meeple.bus.base import Bus
+from meeple.obs import metrics, tracing
 from meeple.settings import Settings
 from meeple.store.database import Store
 
@@ -41,13 +41,10 @@ def probe_routes(ready: Readiness) -> list[BaseRoute]:
         ok, detail = await ready()
         return JSONResponse({"status": "ok" if ok else "unavailable", **detail}, 200 if ok else 503)
 
-    async def metrics(_request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
     return [
         Route("/healthz", healthz, name="healthz"),
         Route("/readyz", readyz, name="readyz"),
-        Route("/metrics", metrics, name="metrics"),
+        Route("/metrics", metrics.endpoint, name="metrics"),
     ]
 
 
@@ -97,5 +94,8 @@ def run_role(
         **extra,  # type: ignore[arg-type]
     )
     server = _DrainingServer(config, announce, on_signal)
-    server.run()
+    try:
+        server.run()
+    finally:
+        tracing.shutdown()  # the last spans out (bounded), if tracing is on
     return 0 if server.started else 1

@@ -30,8 +30,13 @@ def run(args: argparse.Namespace) -> int:
     """Serve the api until interrupted."""
     from meeple.api.app import create_app
     from meeple.commands._uvicorn import serve
+    from meeple.obs import tracing
     from meeple.obs.logging import configure_logging
 
     settings = settings_from(args)
     configure_logging(settings)
-    return serve(create_app(settings), settings, announce="meeple api listening")
+    tracing.configure(settings, "api")
+    try:
+        return serve(create_app(settings), settings, announce="meeple api listening")
+    finally:
+        tracing.shutdown()

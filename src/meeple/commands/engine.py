@@ -86,11 +86,13 @@ def create_engine_app(settings: Settings, engine_id: str) -> Starlette:
 def run(args: argparse.Namespace) -> int:
     """Run an engine and a matchmaker until SIGTERM (hand the shards over first)."""
     from meeple.commands._roles import run_role
+    from meeple.obs import tracing
     from meeple.obs.logging import configure_logging
 
     settings = settings_from(args)
     configure_logging(settings)
     engine_id = f"engine-{uuid.uuid4().hex[:12]}"
+    tracing.configure(settings, "engine", engine_id)
     app = create_engine_app(settings, engine_id)
 
     async def hand_over() -> None:

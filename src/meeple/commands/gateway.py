@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     api_arguments(parser)
 
 
-def create_gateway_app(settings: Settings) -> Starlette:
+def create_gateway_app(settings: Settings, gateway_id: str | None = None) -> Starlette:
     """The gateway role as an ASGI app; ``app.state.gateway`` once started."""
     from meeple.bus.factory import open_bus
     from meeple.commands._roles import probe_routes, reachable
@@ -48,7 +49,7 @@ def create_gateway_app(settings: Settings) -> Starlette:
             stack.push_async_callback(store.close)
             bus = open_bus(settings)
             stack.push_async_callback(bus.close)
-            gateway = Gateway(store=store, bus=bus, settings=settings)
+            gateway = Gateway(store=store, bus=bus, settings=settings, gateway_id=gateway_id)
             await gateway.start()
             stack.push_async_callback(gateway.stop)
             app.state.gateway, app.state.store, app.state.bus = gateway, store, bus
@@ -84,11 +85,14 @@ def create_gateway_app(settings: Settings) -> Starlette:
 def run(args: argparse.Namespace) -> int:
     """Serve ``/ws`` until SIGTERM (drain first)."""
     from meeple.commands._roles import run_role
+    from meeple.obs import tracing
     from meeple.obs.logging import configure_logging
 
     settings = settings_from(args)
     configure_logging(settings)
-    app = create_gateway_app(settings)
+    gateway_id = f"gw-{secrets.token_hex(4)}"
+    tracing.configure(settings, "gateway", gateway_id)
+    app = create_gateway_app(settings, gateway_id)
 
     async def drain() -> None:
         if app.state.gateway is not None:

@@ -73,10 +73,12 @@ def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM."""
     from meeple.app import create_serve_app
     from meeple.gateway.server import uvicorn_options
+    from meeple.obs import tracing
     from meeple.obs.logging import configure_logging
 
     settings = settings_from(args)
     configure_logging(settings)
+    tracing.configure(settings, "serve")
     app = create_serve_app(settings)
     runtime = app.state.runtime
     config = uvicorn.Config(
@@ -94,5 +96,8 @@ def run(args: argparse.Namespace) -> int:
         **uvicorn_options(lambda: runtime.gateway),
     )
     server = _DrainingServer(config, "meeple serving", app.state.runtime.drain)
-    server.run()
+    try:
+        server.run()
+    finally:
+        tracing.shutdown()
     return 0 if server.started else 1

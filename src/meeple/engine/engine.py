@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from meeple.bus.base import Bus, BusError, Subscriber
-from meeple.engine import settlement, storage
+from meeple.engine import settlement, spans, storage
 from meeple.engine.ownership import LeaseExpired, Ownership
 from meeple.engine.table import PLAYER_KINDS, NewEvent, Policy, Reply, Table, decide
 from meeple.engine.table import next_deadline as table_deadline
 from meeple.engine.timers import TimerWheel, now_ms
 from meeple.ledger import Ledger
-from meeple.obs import metrics
+from meeple.obs import metrics, tracing
 from meeple.obs.outage import OutageLog
 from meeple.protocol.internal import (
     Command,
@@ -335,6 +335,8 @@ class Engine:
                     log.exception("batch of %d commands failed", len(commands))
                     code, message = "internal_error", "the engine failed; retry"
                 metrics.COMMANDS.labels(outcome=code).inc(len(commands))
+                if tracing.ENABLED:
+                    spans.failed(code)
                 await self._reply_all(commands, code, message)
             else:
                 self._store_outage.succeeded()
@@ -372,6 +374,7 @@ class Engine:
         the store before they are sent (:meth:`_answer_refusals_from_records`).
         """
         started = time.perf_counter()
+        traced = spans.batch(commands, self.store.dialect) if tracing.ENABLED else None
         moved = [c for c in commands if shard_of(c.game_id) not in self.owned]
         if moved:
             # Handed over (or lost) since they were popped: the new owner takes them.
@@ -431,10 +434,17 @@ class Engine:
             steps.append(step)
         if not look_up:
             await self._answer_refusals_from_records(steps, batch_seen)
+        if traced is not None:
+            traced.committing()
         results = await self._commit(items)
         committed = time.perf_counter()
+        if traced is not None:
+            traced.committed(len(items), sum(len(i.events) for i in items))
         stale = await self._stale_refusals(steps)
-        return await self._conclude(steps, results, batch_seen, started, committed, stale)
+        retry = await self._conclude(steps, results, batch_seen, started, committed, stale)
+        if traced is not None:
+            traced.finish(steps, retry)
+        return retry
 
     async def _answer_refusals_from_records(
         self, steps: list[_Step], batch_seen: dict[CommandKey, Reply]

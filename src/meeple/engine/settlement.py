@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from meeple.engine.table import ABORTED, FINISHED, Table
 from meeple.ledger import AlreadySettled, Ledger, NotEscrowed
+from meeple.obs import tracing
 from meeple.settings import Settings
 from meeple.store.database import Store
 from meeple.store.schema import game_seats, ratings
@@ -39,6 +40,14 @@ def payout_table(settings: Settings, game: str, seats: int) -> tuple[int, ...]:
 
 async def close(store: Store, ledger: Ledger, settings: Settings, table: Table) -> None:
     """Write the ended game's seats and ratings, then settle or refund its stakes."""
+    attributes = {"meeple.game_id": table.game_id, "meeple.game.status": table.status}
+    with tracing.span("meeple.engine", "engine settle", attributes=attributes) as span:
+        if span is not None:
+            span.set_attribute("meeple.stake", table.stake)
+        await _close(store, ledger, table)
+
+
+async def _close(store: Store, ledger: Ledger, table: Table) -> None:
     if table.status == FINISHED:
         await record_results(store, table)
         if table.stake > 0 and table.result is not None:

@@ -20,11 +20,12 @@ from typing import Any
 
 import msgspec
 
+from meeple.gateway import spans
 from meeple.gateway.commands import CommandRouter
 from meeple.gateway.connection import Connection
 from meeple.gateway.hub import Hub
 from meeple.gateway.reads import GatewayReads
-from meeple.obs import metrics
+from meeple.obs import metrics, tracing
 from meeple.protocol import messages as m
 from meeple.protocol.errors import ProtocolError
 from meeple.protocol.internal import (
@@ -160,7 +161,7 @@ class Session:
             kind=kind,
             arg=game_arg(message),
         )
-        self._answer(conn, command, self.router.submit(command_queue(shard), command, shard=shard))
+        self._submit(conn, command_queue(shard), command, shard)
 
     def _matchmaking(self, conn: Connection, message: Any, kind: str, frame: bytes) -> None:
         if isinstance(message, _NEEDS_ENGINE) and not self.games_available:
@@ -173,7 +174,19 @@ class Session:
             kind=kind,
             arg=frame.decode(errors="replace"),
         )
-        self._answer(conn, command, self.router.submit(MATCHMAKER_QUEUE, command))
+        self._submit(conn, MATCHMAKER_QUEUE, command)
+
+    def _submit(
+        self, conn: Connection, queue: str, command: Command, shard: int | None = None
+    ) -> None:
+        """Send a client's command and answer ``conn`` when its reply comes."""
+        span = None
+        if tracing.ENABLED:
+            command, span = spans.start(command)
+        future = self.router.submit(queue, command, shard=shard)
+        self._answer(conn, command, future)
+        if span is not None:
+            future.add_done_callback(functools.partial(spans.finish, span))
 
     def _answer(
         self, conn: Connection, command: Command, future: asyncio.Future[CommandReply]

@@ -40,6 +40,7 @@ from meeple.ledger.errors import (
 )
 from meeple.ledger.payout import split_pot
 from meeple.ledger.types import Entry, StatementLine, Transfer
+from meeple.obs import tracing
 from meeple.store.database import Store
 from meeple.store.schema import (
     games,
@@ -287,36 +288,40 @@ class Ledger:
         if not key or len(key) > MAX_KEY:
             raise InvalidRequest(f"idempotency key must be 1..{MAX_KEY} characters")
         request_hash = _hash(kind, game_id, memo, request)
-        try:
-            async with self._store.begin() as conn:
-                found = await self._find(conn, key)
-                if found is not None:
-                    return _replay(key, found, request_hash)
-                now = datetime.now(UTC)
-                transfer_id = await conn.scalar(
-                    insert(ledger_transfers)
-                    .values(
-                        idempotency_key=key,
-                        kind=kind,
-                        game_id=game_id,
-                        memo=memo,
-                        request_hash=request_hash,
-                        created_at=now,
+        attributes = {"meeple.ledger.kind": kind, "meeple.ledger.key": key}
+        with tracing.span("meeple.ledger", f"ledger {kind}", attributes=attributes) as span:
+            try:
+                async with self._store.begin() as conn:
+                    found = await self._find(conn, key)
+                    if found is not None:
+                        return _replay(key, found, request_hash)
+                    now = datetime.now(UTC)
+                    transfer_id = await conn.scalar(
+                        insert(ledger_transfers)
+                        .values(
+                            idempotency_key=key,
+                            kind=kind,
+                            game_id=game_id,
+                            memo=memo,
+                            request_hash=request_hash,
+                            created_at=now,
+                        )
+                        .returning(ledger_transfers.c.id)
                     )
-                    .returning(ledger_transfers.c.id)
-                )
-                assert transfer_id is not None
-                legs = await plan(conn)
-                entries = await self._write_legs(conn, transfer_id, legs)
-        except IntegrityError:
-            # A concurrent request with the same key committed first: return its result.
-            async with self._store.connect() as conn:
-                found = await self._find(conn, key)
-            if found is None:
-                raise
-            return _replay(key, found, request_hash)
-        log.info("ledger transfer %s %s (%s)", transfer_id, kind, key)
-        return Transfer(transfer_id, key, kind, game_id, memo, now, entries)
+                    assert transfer_id is not None
+                    legs = await plan(conn)
+                    entries = await self._write_legs(conn, transfer_id, legs)
+            except IntegrityError:
+                # A concurrent request with the same key committed first: return its result.
+                async with self._store.connect() as conn:
+                    found = await self._find(conn, key)
+                if found is None:
+                    raise
+                return _replay(key, found, request_hash)
+            log.info("ledger transfer %s %s (%s)", transfer_id, kind, key)
+            if span is not None:
+                span.set_attribute("meeple.ledger.transfer_id", transfer_id)
+            return Transfer(transfer_id, key, kind, game_id, memo, now, entries)
 
     async def _write_legs(
         self, conn: AsyncConnection, transfer_id: int, legs: list[_Leg]

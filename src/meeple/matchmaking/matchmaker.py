@@ -33,13 +33,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+from opentelemetry.trace import Span, SpanKind
 
 from meeple import rules
 from meeple.bus.base import Bus, BusError, BusUnavailable
 from meeple.ledger import InsufficientFunds, Ledger
 from meeple.matchmaking.grouping import Waiting, Window, group, parse_time_control
 from meeple.matchmaking.store import Busy, Entry, MatchStore, Pending, QueueKey
-from meeple.obs import metrics
+from meeple.obs import metrics, tracing
 from meeple.obs.outage import OutageLog
 from meeple.protocol import messages as m
 from meeple.protocol.internal import (
@@ -60,6 +61,7 @@ from meeple.store.database import Store
 log = logging.getLogger(__name__)
 
 LEASE = "lease.matchmaker"
+SCOPE = "meeple.matchmaking"  # its spans' instrumentation scope
 INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud safely
 SEATS = {"fourchess": 4, "chess": 2}
 _SEEN_LIMIT = 10_000
@@ -154,11 +156,21 @@ class Matchmaker:
                 except ValueError:
                     log.error("undecodable matchmaking command dropped")
                     continue
-                try:
-                    reply = await self.handle(command)
-                except Exception:
-                    log.exception("matchmaking command %s failed", command.kind)
-                    reply = _error(command, "internal_error", "matchmaking failed; retry")
+                with tracing.span(
+                    SCOPE,
+                    f"matchmaker {command.kind}",
+                    parent=command.trace,
+                    kind=SpanKind.CONSUMER,
+                    attributes={"meeple.player_id": command.player_id},
+                    root=False,
+                ) as span:
+                    try:
+                        reply = await self.handle(command)
+                    except Exception:
+                        log.exception("matchmaking command %s failed", command.kind)
+                        reply = _error(command, "internal_error", "matchmaking failed; retry")
+                    if span is not None:
+                        tracing.outcome(span, None if reply.ok else reply.code)
                 if command.reply_to:
                     await self.bus.publish(reply_topic(command.reply_to), encode_internal(reply))
 
@@ -314,6 +326,24 @@ class Matchmaker:
 
     async def _launch(self, pending: Pending, queued: Sequence[Entry] = ()) -> bool:
         """Escrow, activate, start and announce a full pending game (idempotent)."""
+        with tracing.span(
+            SCOPE,
+            "matchmaking match",
+            attributes={
+                "meeple.game_id": pending.id,
+                "meeple.game": pending.game,
+                "meeple.stake": pending.stake,
+                "meeple.seats": len(pending.players),
+            },
+        ) as span:
+            started = await self._start_game(pending, queued, span)
+            if span is not None:
+                span.set_attribute("meeple.match.started", started)
+            return started
+
+    async def _start_game(
+        self, pending: Pending, queued: Sequence[Entry], span: Span | None
+    ) -> bool:
         if pending.stake > 0:
             stakes = [(seat, p, pending.stake) for seat, p in enumerate(pending.players)]
             try:
@@ -323,7 +353,9 @@ class Matchmaker:
                 return False
         if not await self.rows.set_status(pending.id, "active"):
             return False  # another instance launched (or aborted) it
-        start = Command(pending.id, 0, f"start.{pending.id}", "start", None, "", now_ms())
+        # The engine's "start" continues the match's trace.
+        trace = tracing.traceparent(span) if span is not None else None
+        start = Command(pending.id, 0, f"start.{pending.id}", "start", None, "", now_ms(), trace)
         await self.bus.push(command_queue(shard_of(pending.id)), encode_internal(start))
         metrics.MATCHES.labels(game=pending.game).inc()
         names = await self.rows.usernames(pending.players)

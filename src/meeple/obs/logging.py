@@ -1,7 +1,8 @@
 """Logging configured once per process: JSON lines on stderr (or plain text).
 
 Each JSON line has ``ts`` (UTC, ISO 8601), ``level``, ``logger``, ``msg``, any
-``extra={...}`` fields given to the logging call, and ``exc`` with the traceback
+``extra={...}`` fields given to the logging call, ``trace_id`` and ``span_id``
+when tracing is on and a sampled span is current, and ``exc`` with the traceback
 when there is one. uvicorn's own loggers are routed through the same handler.
 """
 
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import orjson
+
+from meeple.obs import tracing
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 # uvicorn's "color_message" is a terminal-only duplicate of msg.
@@ -44,6 +47,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
+        if tracing.ENABLED and (ids := tracing.current_ids()) is not None:
+            line["trace_id"], line["span_id"] = ids
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()

@@ -6,7 +6,22 @@ id or a player id).
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+# api
+API_REQUESTS = Counter(
+    "meeple_api_requests_total",
+    "HTTP requests answered by the api, by method, route template and status class.",
+    ["method", "route", "status"],
+)
+API_LATENCY = Histogram(
+    "meeple_api_request_duration_seconds",
+    "From a request's arrival at the api to its response, by method, route and status class.",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 
 # gateway
 CONNECTIONS = Gauge("meeple_connections", "Open WebSocket connections.")
@@ -34,3 +49,8 @@ OWNED_SHARDS = Gauge("meeple_owned_shards", "Shards whose lease this engine hold
 # matchmaking
 QUEUE_SIZE = Gauge("meeple_queue_size", "Players waiting, by game.", ["game"])
 MATCHES = Counter("meeple_matches_total", "Games made by the matchmaker.", ["game"])
+
+
+async def endpoint(_request: Request) -> Response:
+    """``/metrics``: this process's metrics in Prometheus text."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -60,6 +60,12 @@ class Command(msgspec.Struct, frozen=True, array_like=True):
     client message), or internal: ``presence`` (``arg`` is ``"online"``/``"offline"``:
     the gateway saw the player connect or drop), ``state`` (reply with a State frame
     in ``payload``), ``start`` (the matchmaker made the game; begin its clocks).
+
+    ``trace`` is the sender's W3C ``traceparent`` when tracing is on and the
+    command is sampled (:mod:`meeple.obs.tracing`), else nil (one byte). It is
+    the last item of the array: a peer without the field ignores it (msgspec
+    drops trailing items it does not know), and a command from such a peer,
+    one item shorter, decodes with ``trace=None``.
     """
 
     game_id: str
@@ -69,6 +75,7 @@ class Command(msgspec.Struct, frozen=True, array_like=True):
     arg: str | None
     reply_to: str  # gateway id ("" when no reply is wanted)
     sent_ms: int
+    trace: str | None = None
 
 
 class CommandReply(msgspec.Struct, frozen=True, array_like=True):
