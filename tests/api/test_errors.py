@@ -12,7 +12,7 @@ import pytest
 from meeple.api.app import create_app
 from meeple.settings import Settings
 from meeple.store.database import Store
-from tests.api.conftest import ApiServer, assert_problem
+from tests.api.conftest import ApiServer, assert_problem, register, unique_name
 
 
 def test_unknown_path_and_method(api: ApiServer) -> None:
@@ -103,3 +103,18 @@ async def test_unexpected_error_is_a_500_problem_without_internals(
     assert_problem(response, 500, "internal_error")
     assert "secret" not in response.text and "RuntimeError" not in response.text
     assert any("secret internals" in (r.exc_text or "") for r in caplog.records)
+
+
+def test_an_unknown_query_parameter_is_refused_with_its_name(api: ApiServer) -> None:
+    with api.client() as client:
+        player = register(client, unique_name("typo"))
+        fine = client.get("/api/v1/wallet/statement?limit=5", headers=player.auth)
+        assert fine.status_code == 200
+        typo = client.get("/api/v1/wallet/statement?limt=5", headers=player.auth)
+        assert typo.status_code == 400
+        assert typo.headers["content-type"].startswith("application/problem+json")
+        body = typo.json()
+        assert body["code"] == "unknown_parameter" and "'limt'" in body["detail"]
+        assert "limit" in body["detail"]  # what it expected
+        none = client.get("/api/v1/wallet?x=1", headers=player.auth)
+        assert none.status_code == 400 and none.json()["code"] == "unknown_parameter"

@@ -150,12 +150,15 @@ def test_players_cannot_act_as_operators_or_read_other_wallets(
                 f"/api/v1/operator/players/{alice.username}/{path}", headers=mallory.auth
             )
             assert_problem(response, 403, "forbidden")
-        # The wallet endpoints read only the bearer's own wallet, whatever is asked.
-        own = client.get(
+        # The wallet endpoints read only the bearer's own wallet: asking for another
+        # player's is refused outright (unknown parameters), never answered.
+        other = client.get(
             "/api/v1/wallet/statement",
             params={"username": alice.username, "player_id": 1},
             headers=mallory.auth,
         )
+        assert_problem(other, 400, "unknown_parameter")
+        own = client.get("/api/v1/wallet/statement", headers=mallory.auth)
         assert own.status_code == 200 and own.json()["items"] == []
         assert _balance(client, mallory) == 0
         assert _balance(client, alice) == 700

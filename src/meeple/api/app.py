@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
@@ -17,6 +17,7 @@ from meeple import __version__
 from meeple.api.context import ApiContext
 from meeple.api.middleware import BodyLimit, RateLimit, RequestLog
 from meeple.api.problems import ApiError, Problem, from_error, problem_doc, problem_response
+from meeple.api.query import reject_unknown_query
 from meeple.api.routes import auth, games, health, me, operator, players, wallet
 from meeple.auth.errors import AuthError, LoginThrottled
 from meeple.obs import metrics
@@ -78,6 +79,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     for module in (health, auth, me, players, games, wallet, operator):
         app.include_router(module.router)
@@ -157,8 +159,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses: dict[str, Any] = operation.setdefault("responses", {})
             if "422" in responses:
                 responses["422"] = problem_doc(422)
+            responses.setdefault("400", problem_doc(400))  # unknown_parameter, bad JSON
             if method in ("post", "put", "patch"):
-                responses.setdefault("400", problem_doc(400))
                 responses.setdefault("413", problem_doc(413))
             if path not in HEALTH_PATHS:
                 responses.setdefault("429", problem_doc(429))
