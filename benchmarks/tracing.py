@@ -7,7 +7,7 @@
 
 Off (``MEEPLE_OTEL_ENDPOINT`` unset), a move passes two hooks: the gateway's
 ``Session._submit`` (one flag test, then the same submit and answer as before)
-and the engine's per-batch hooks in ``Engine._run_batch`` (one flag test and
+and the engine's per-batch hooks in ``Engine._decide`` and ``Engine._land`` (one flag test and
 three ``is not None`` tests per batch). Each is timed against the code it
 replaced, on the same objects in the same run; the internal Command's encode and
 decode against the struct as it was before the ``trace`` field (one nil byte

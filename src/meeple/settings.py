@@ -134,6 +134,14 @@ class Settings(BaseSettings):
         description="How long an engine lets a batch fill after its first command. 0: "
         "none; commands that arrive during a commit make the next batch (group commit).",
     )
+    engine_pipeline_depth: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Batches an engine may have in flight at once: it decides the next "
+        "batch (of other games) while the previous commit is on its way to disk. 1: one "
+        "batch at a time.",
+    )
     lease_ttl_ms: int = Field(
         2_000,
         description="Engine and shard lease lifetime; renewed every third of it. A killed "

@@ -93,6 +93,7 @@ class Engine:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._settle_wake = asyncio.Event()
         self._batch_lock = asyncio.Lock()
+        self._depth = max(1, settings.engine_pipeline_depth)
         self._wake = asyncio.Event()
         self._changes: Subscriber | None = None
         # shard -> when its previous owner handed it over (ms), for fair clocks at load
@@ -300,70 +301,122 @@ class Engine:
     # ---------------------------------------------------------------------- commands
 
     async def _command_loop(self) -> None:
-        rotation = 0
-        while self._running:
-            shards = sorted(self.owned)
-            if not shards:
-                await asyncio.sleep(self.settings.lease_poll_ms / 1000)  # none yet: soon
-                continue
-            # Rotate the queue order so that no shard starves the others under load.
-            rotation = (rotation + 1) % len(shards)
-            queues = [command_queue(s) for s in shards[rotation:] + shards[:rotation]]
-            try:
-                items = await self._take(queues)
-            except BusError as exc:
-                log.warning("engine %s cannot reach the bus: %s", self.engine_id, exc)
-                await asyncio.sleep(0.5)  # the bus is restarting; commands are retried
-                continue
-            if not items:
-                continue
-            commands = []
-            for _, data in items:
-                try:
-                    commands.append(decode_command(data))
-                except ValueError:
-                    log.error("undecodable command dropped (%d bytes)", len(data))
-            try:
-                await self._handle_batch(commands)
-            except Exception as exc:
-                # Nothing of the batch was committed; senders retry with the same ids.
-                if store_unreachable(exc):
-                    # A stopped or restarting store is an outage, not our bug.
-                    self._store_outage.failed(exc)
-                    code, message = "games_unavailable", STORE_UNREACHABLE
-                else:
-                    log.exception("batch of %d commands failed", len(commands))
-                    code, message = "internal_error", "the engine failed; retry"
-                metrics.COMMANDS.labels(outcome=code).inc(len(commands))
-                if tracing.ENABLED:
-                    spans.failed(code)
-                await self._reply_all(commands, code, message)
-            else:
-                self._store_outage.succeeded()
+        """Pop, decide and start the commit of a batch, and go on to the next while
+        that commit is on its way to disk (group commit, pipelined).
 
-    async def _take(self, queues: list[str]) -> list[tuple[str, bytes]]:
-        """A batch: wait for a first command, then let the batch fill for a moment."""
+        Batches in flight never share a game: a command for a game whose batch is
+        still landing waits (in order) until it has landed, so every game still sees
+        its commands one batch after the other, decided on committed tables. At most
+        ``engine_pipeline_depth`` batches are in flight.
+        """
+        rotation = 0
+        carry: list[Command] = []  # commands whose game is in a batch still landing
+        flights: list[_Flight] = []
+        try:
+            while self._running:
+                flights = [f for f in flights if not f.task.done()]
+                shards = sorted(self.owned)
+                if not shards:
+                    await asyncio.sleep(self.settings.lease_poll_ms / 1000)  # none yet: soon
+                    continue
+                # Rotate the queue order so that no shard starves the others under load.
+                rotation = (rotation + 1) % len(shards)
+                queues = [command_queue(s) for s in shards[rotation:] + shards[:rotation]]
+                try:
+                    items = await self._take(queues, wait=not carry)
+                except BusError as exc:
+                    log.warning("engine %s cannot reach the bus: %s", self.engine_id, exc)
+                    await asyncio.sleep(0.5)  # the bus is restarting; commands are retried
+                    continue
+                commands = carry + self._decode(items)
+                busy = {g for f in flights if not f.task.done() for g in f.games}
+                free = [c for c in commands if c.game_id not in busy]
+                carry = [c for c in commands if c.game_id in busy]
+                if not free:
+                    if carry:  # they wait for their game's batch to land
+                        await asyncio.wait(
+                            [f.task for f in flights], return_when=asyncio.FIRST_COMPLETED
+                        )
+                    continue
+                while len([f for f in flights if not f.task.done()]) >= self._depth:
+                    await asyncio.wait(
+                        [f.task for f in flights], return_when=asyncio.FIRST_COMPLETED
+                    )
+                flights.append(await self._launch(free))
+        finally:
+            # Stopping: the batches in flight land (replies sent) before we return.
+            if flights:
+                await asyncio.gather(*(f.task for f in flights), return_exceptions=True)
+
+    def _decode(self, items: list[tuple[str, bytes]]) -> list[Command]:
+        commands = []
+        for _, data in items:
+            try:
+                commands.append(decode_command(data))
+            except ValueError:
+                log.error("undecodable command dropped (%d bytes)", len(data))
+        return commands
+
+    async def _launch(self, commands: list[Command]) -> _Flight:
+        """Decide a batch and start its commit; its landing goes on in a task."""
+        decided: _Decided | Exception
+        try:
+            async with self._batch_lock:
+                decided = await self._decide(commands, look_up=False)
+        except Exception as exc:
+            decided = exc
+        task = asyncio.create_task(self._land_batch(commands, decided))
+        return _Flight(frozenset(c.game_id for c in commands), task)
+
+    async def _land_batch(self, commands: list[Command], decided: _Decided | Exception) -> None:
+        """Wait for the commit, then publish and reply; a conflict is decided again
+        (once); a failure answers every command of the batch."""
+        try:
+            if isinstance(decided, Exception):
+                raise decided
+            retry = await self._land(decided)
+            if retry:
+                # Stale tables were dropped: reload them from the store and decide again,
+                # once. Commands another owner applied are answered from their record.
+                async with self._batch_lock:
+                    again = await self._decide(retry, look_up=True)
+                retry = await self._land(again)
+            if retry:
+                await self._reply_all(retry, "games_unavailable", "the game moved; retry")
+        except Exception as exc:
+            # Nothing of the batch was committed; senders retry with the same ids.
+            if store_unreachable(exc):
+                # A stopped or restarting store is an outage, not our bug.
+                self._store_outage.failed(exc)
+                code, message = "games_unavailable", STORE_UNREACHABLE
+            else:
+                log.exception("batch of %d commands failed", len(commands))
+                code, message = "internal_error", "the engine failed; retry"
+            metrics.COMMANDS.labels(outcome=code).inc(len(commands))
+            if tracing.ENABLED:
+                spans.failed(code)
+            with contextlib.suppress(BusError):
+                await self._reply_all(commands, code, message)
+        else:
+            self._store_outage.succeeded()
+
+    async def _take(self, queues: list[str], *, wait: bool = True) -> list[tuple[str, bytes]]:
+        """A batch: wait for a first command (unless ``wait`` is false: commands are
+        held already), then let the batch fill for a moment."""
         batch_max = self.settings.engine_batch_max
-        items = await self.bus.pop(queues, max_items=batch_max, wait_s=POP_WAIT_S)
+        wait_s = POP_WAIT_S if wait else 0.0
+        items = await self.bus.pop(queues, max_items=batch_max, wait_s=wait_s)
         if items and len(items) < batch_max and self.settings.engine_batch_wait_ms > 0:
             wait_s = self.settings.engine_batch_wait_ms / 1000
             items += await self.bus.pop(queues, max_items=batch_max - len(items), wait_s=wait_s)
         return items
 
     async def _handle_batch(self, commands: Sequence[Command]) -> None:
-        async with self._batch_lock:
-            retry = await self._run_batch(commands)
-            if retry:
-                # Stale tables were dropped: reload them from the store and decide again,
-                # once. Commands another owner applied are answered from their record.
-                retry = await self._run_batch(retry, look_up=True)
-            if retry:
-                await self._reply_all(retry, "games_unavailable", "the game moved; retry")
+        """One batch from its decision to its landing (the loop overlaps these)."""
+        await (await self._launch(list(commands))).task
 
-    async def _run_batch(
-        self, commands: Sequence[Command], *, look_up: bool = False
-    ) -> list[Command]:
-        """Decide, commit, publish and reply; the commands to decide again (conflicts).
+    async def _decide(self, commands: Sequence[Command], *, look_up: bool) -> _Decided:
+        """Decide each command against its game's table and start the batch's commit.
 
         A command id seen before is answered from memory. An unknown one is decided
         at once, without asking the store first (that look-up was a round trip per
@@ -436,14 +489,26 @@ class Engine:
             await self._answer_refusals_from_records(steps, batch_seen)
         if traced is not None:
             traced.committing()
-        results = await self._commit(items)
+        # The commit starts now (the store keeps the order of commits started); the
+        # engine may decide the next batch (of other games) while it is on its way.
+        commit = asyncio.ensure_future(self._commit(items))
+        return _Decided(steps, items, batch_seen, started, commit, traced)
+
+    async def _land(self, decided: _Decided) -> list[Command]:
+        """After the commit: publish, reply, keep the tables; the commands to decide
+        again (conflicts)."""
+        results = await decided.commit
         committed = time.perf_counter()
+        traced = decided.traced
         if traced is not None:
-            traced.committed(len(items), sum(len(i.events) for i in items))
-        stale = await self._stale_refusals(steps)
-        retry = await self._conclude(steps, results, batch_seen, started, committed, stale)
+            traced.committed(len(decided.items), sum(len(i.events) for i in decided.items))
+        stale = await self._stale_refusals(decided.steps)
+        async with self._batch_lock:
+            retry = await self._conclude(
+                decided.steps, results, decided.batch_seen, decided.started, committed, stale
+            )
         if traced is not None:
-            traced.finish(steps, retry)
+            traced.finish(decided.steps, retry)
         return retry
 
     async def _answer_refusals_from_records(
@@ -564,6 +629,8 @@ class Engine:
     def _keep(self, tables: dict[str, Table], batch_seen: dict[CommandKey, Reply]) -> None:
         every = self.settings.snapshot_every
         for game_id, table in tables.items():
+            if shard_of(game_id) not in self.owned:
+                continue  # handed over while its batch landed: the new owner loads it
             before = self.tables.get(game_id)
             was_over = before.over if before is not None else False
             if every > 0 and not table.over and before is not None:
@@ -708,6 +775,26 @@ class _Step:
     events: tuple[NewEvent, ...] = ()
     table: Table | None = None
     item: int | None = None  # index of its append in the batch's commit
+
+
+@dataclass
+class _Decided:
+    """A decided batch whose commit is under way."""
+
+    steps: list[_Step]
+    items: list[Append]
+    batch_seen: dict[CommandKey, Reply]
+    started: float
+    commit: asyncio.Future[list[Appended | Exception]]
+    traced: Any
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """A batch landing: its games (no other batch may touch them) and its task."""
+
+    games: frozenset[str]
+    task: asyncio.Task[None]
 
 
 def _key(command: Command) -> CommandKey:
