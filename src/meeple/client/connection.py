@@ -400,6 +400,8 @@ class Client:
     async def wait_until(self, predicate: Callable[[], bool], within: float | None) -> None:
         """Wait until ``predicate()`` holds (checked after each frame); TimeoutError after
         ``within`` seconds, ClientClosed if the client closes first."""
+        if predicate():  # the common case: no timer to arm and cancel
+            return
         async with asyncio.timeout(within):
             while not predicate():
                 if self._closed.is_set():
@@ -429,7 +431,7 @@ class Client:
 
         async def send() -> None:
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(frame.decode())
+                await ws.send(frame, text=True)  # UTF-8 JSON already: no re-encoding
 
         self._background(send())
 
@@ -447,7 +449,7 @@ class Client:
             assert ws is not None
             self._last_sent = time.monotonic()
             with contextlib.suppress(ConnectionClosed):
-                await ws.send(frame.decode())  # if it fails, the reconnect resends it
+                await ws.send(frame, text=True)  # if it fails, the reconnect resends it
             try:
                 async with asyncio.timeout(deadline - time.monotonic()):
                     return await future
