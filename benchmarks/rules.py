@@ -210,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
 
     fourchess, classic = get("fourchess"), get("chess")
     rng = random.Random(SEED)
-    cycle = engine_cycle_us(fourchess, cycle_games(fourchess, 400, random.Random(SEED)), 5)
+    cycle_moves, cycle_repeat = (100, 2) if args.quick else (400, 5)
+    cycle_replay = cycle_games(fourchess, cycle_moves, random.Random(SEED))
+    cycle = engine_cycle_us(fourchess, cycle_replay, cycle_repeat)
     if args.cycle:
         print(f"engine move cycle fourchess: {cycle:.1f} us/move")
         return 0
