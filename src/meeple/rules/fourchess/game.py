@@ -265,7 +265,7 @@ class FourChess(Game[FourChessState, Move]):
         """The canonical FEN4 of ``state``."""
         return fen4.write(
             fen4.Fen4(
-                board=list(state.board),
+                board=state.board,
                 turn=state.turn,
                 eliminated=(state.out[0] > 0, state.out[1] > 0, state.out[2] > 0, state.out[3] > 0),
                 castling=state.castling,
