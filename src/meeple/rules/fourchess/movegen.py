@@ -340,10 +340,11 @@ def king_captures(pos: Position) -> list[Move]:
         if o == c or not pos.live[o] or not target or not k or not attacked(board, target, mine):
             continue
         at = attack_tables(enemies_mask(pos, c) & ~(1 << o))
+        cands: list[Move] = []
         for s in pos.pieces[c]:
-            cands: list[Move] = []
             piece_moves(board, s, board[s], c, SIDES[c], PROMOTION_FLAGS[pos.any_promotion], cands)
-            out += [m for m in cands if m[1] == target and _safe(pos, m, c, at)]
+        # tested after the walk over the piece set: making moves changes the set
+        out += [m for m in cands if m[1] == target and _safe(pos, m, c, at)]
     return out
 
 
@@ -356,7 +357,9 @@ def has_legal_move(pos: Position) -> bool:
     side = SIDES[c]
     promos = PROMOTION_FLAGS[pos.any_promotion]
     board = pos.board
-    for s in pos.pieces[c]:
+    # walk a copy: making and unmaking moves removes and re-adds squares, which
+    # may rebuild the set under an iterator (it then skips or repeats squares)
+    for s in tuple(pos.pieces[c]):
         cands: list[Move] = []
         piece_moves(board, s, board[s], c, side, promos, cands)
         if any(_safe(pos, m, c, at) for m in cands):
