@@ -38,10 +38,11 @@ class Table:
     events: list[Event] = field(default_factory=list)
 
     @classmethod
-    def of(cls, state: FourChessState) -> Table:
-        """Scratch copies of ``state``'s fields."""
+    def of(cls, state: FourChessState, pos: Position | None = None) -> Table:
+        """Scratch copies of ``state``'s fields (``pos``: a fresh copy of its
+        position, when the caller has one already)."""
         return cls(
-            pos=state.position(),
+            pos=state.position() if pos is None else pos,
             points=list(state.points),
             out=list(state.out),
             reasons=list(state.reasons),
@@ -49,9 +50,10 @@ class Table:
         )
 
     def freeze(self, state: FourChessState, last_move: str) -> FourChessState:
-        """The new state value."""
+        """The new state value. It keeps this table's position, so the table is
+        done: change nothing in it afterwards."""
         pos = self.pos
-        return FourChessState(
+        new = FourChessState(
             board=tuple(pos.board),
             turn=pos.turn,
             out=(self.out[0], self.out[1], self.out[2], self.out[3]),
@@ -64,6 +66,8 @@ class Table:
             end=self.end,
             last_move=last_move,
         )
+        new.keep(pos)
+        return new
 
     def score(self, player: int, delta: int, reason: str) -> None:
         """Give ``player`` points and record it."""
@@ -103,14 +107,17 @@ class Table:
             if pos.kings[p] and attacked(pos.board, pos.kings[p], enemies(pos, p))
         ]
 
-    def check_bonus(self, mover: int) -> None:
-        """Rule 8: one move checking two or three kings scores a bonus."""
+    def check_bonus(self, mover: int, checked: list[int]) -> None:
+        """Rule 8: one move checking two or three kings scores a bonus.
+
+        ``checked`` is :meth:`checked_kings` of this position: only those kings
+        can be in the mover's check."""
         pos = self.pos
+        if sum(1 for p in checked if p != mover) < 2:
+            return
         mine = attack_tables(1 << mover)
         kings = [
-            pos.kings[p]
-            for p in self.live()
-            if p != mover and pos.kings[p] and attacked(pos.board, pos.kings[p], mine)
+            pos.kings[p] for p in checked if p != mover and attacked(pos.board, pos.kings[p], mine)
         ]
         if len(kings) < 2:
             return

@@ -53,6 +53,17 @@ def _is_move(move: object) -> bool:
     return isinstance(move, tuple) and len(move) == 3 and all(type(x) is int for x in move)
 
 
+def _legal(state: FourChessState) -> tuple[Move, ...]:
+    """The sorted legal moves of the side to move, worked out once per state."""
+    derived = state.derived()
+    if derived.legal is None:
+        pos = derived.pos.copy()  # the search makes and unmakes moves
+        moves = movegen.legal_moves(pos)  # lists each move once; king captures may repeat one
+        extra = movegen.king_captures(pos)
+        derived.legal = tuple(sorted(set(moves + extra) if extra else moves))
+    return derived.legal
+
+
 class FourChess(Game[FourChessState, Move]):
     """Four-player chess, free-for-all, chess.com rules (see docs/rules/fourchess.md)."""
 
@@ -83,15 +94,17 @@ class FourChess(Game[FourChessState, Move]):
         """Legal moves of ``seat``, sorted (empty unless it is to move)."""
         if state.end or seat != state.turn:
             return []
-        pos = state.position()
-        return sorted(set(movegen.legal_moves(pos) + movegen.king_captures(pos)))
+        return list(_legal(state))
 
     def play(self, state: FourChessState, seat: Seat, move: Move) -> Outcome[FourChessState]:
         """Play ``move`` for ``seat``; score, eliminate and end as the rules say."""
         self._check_turn(state, seat)
         pos = state.position()
+        legal = state.derived().legal
         if not _is_move(move) or not (
-            movegen.is_legal(pos, move) or move in movegen.king_captures(pos)
+            move in legal
+            if legal is not None
+            else movegen.is_legal(pos, move) or move in movegen.king_captures(pos)
         ):
             text = (
                 notation.format_move(state.board, move)
@@ -102,8 +115,7 @@ class FourChess(Game[FourChessState, Move]):
                 f"illegal move {text!r} for {describe(seat)} in {self.position_to_text(state)}"
             )
         text = notation.format_move(state.board, move)
-        table = Table.of(state)
-        table.pos = pos
+        table = Table.of(state, pos)
         undo = pos.make(move)
         captured = undo[0] or undo[4]
         moved_pawn = state.board[move[0]] & 7 == PAWN
@@ -121,8 +133,8 @@ class FourChess(Game[FourChessState, Move]):
             table.score(seat, gained, reason)
         if captured & 7 == KING and captured >> 3 < 4 and live[captured >> 3]:
             table.eliminate(captured >> 3, "king_captured")
-        table.check_bonus(seat)
         kings = table.checked_kings()
+        table.check_bonus(seat, kings)
         if kings:
             table.events.append(Event("check", seat, {"kings": list[JSON](kings)}))
         if len(table.live()) > 1:

@@ -72,6 +72,20 @@ class Position:
                 if p & 7 == KING and p >> 3 < 4:
                     self.kings[p >> 3] = sq
 
+    def copy(self) -> Position:
+        """An independent copy (no rescan of the board)."""
+        new = Position.__new__(Position)
+        new.board = self.board.copy()
+        new.turn = self.turn
+        new.live = self.live.copy()
+        new.castling = self.castling
+        new.ep_skip = self.ep_skip.copy()
+        new.ep_pawn = self.ep_pawn.copy()
+        new.any_promotion = self.any_promotion
+        new.pieces = [s.copy() for s in self.pieces]
+        new.kings = self.kings.copy()
+        return new
+
     @property
     def live_mask(self) -> int:
         """Bit ``1 << p`` set for every live player."""

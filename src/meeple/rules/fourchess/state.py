@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from meeple.rules.fourchess.geometry import Piece, Square
+from meeple.rules.fourchess.geometry import Move, Piece, Square
 from meeple.rules.fourchess.position import Position
+
+
+class Derived:
+    """What the rules work out from a state and keep with it: the search position
+    (a pristine copy, never changed; callers get copies) and, once asked for, the
+    sorted legal moves of the side to move. Both are functions of the state's
+    fields, so keeping them changes no result."""
+
+    __slots__ = ("legal", "pos")
+
+    def __init__(self, pos: Position) -> None:
+        self.pos = pos
+        self.legal: tuple[Move, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +46,39 @@ class FourChessState:
     reasons: tuple[str, str, str, str] = ("", "", "", "")
     end: str = ""
     last_move: str = ""
+    # Work derived from the fields above, filled in lazily (or handed over by
+    # the move that made this state): not a field of the value, so it takes no
+    # part in ==, hash, repr or dataclasses.replace (a replaced state starts
+    # without it).
+    _derived: Derived | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+
+    def derived(self) -> Derived:
+        """The work kept with this state (built on first use)."""
+        derived = self._derived
+        if derived is None:
+            derived = Derived(
+                Position(
+                    list(self.board),
+                    self.turn,
+                    [o == 0 for o in self.out],
+                    self.castling,
+                    self.ep,
+                    self.any_promotion,
+                )
+            )
+            object.__setattr__(self, "_derived", derived)
+        return derived
+
+    def keep(self, pos: Position) -> None:
+        """Keep ``pos``, which must be this state's position, so that
+        :meth:`position` need not rebuild it. The caller gives ``pos`` up."""
+        object.__setattr__(self, "_derived", Derived(pos))
 
     def position(self) -> Position:
         """A fresh mutable copy for searching or applying a move."""
-        return Position(
-            list(self.board),
-            self.turn,
-            [o == 0 for o in self.out],
-            self.castling,
-            self.ep,
-            self.any_promotion,
-        )
+        return self.derived().pos.copy()
 
     @property
     def live(self) -> tuple[int, ...]:
