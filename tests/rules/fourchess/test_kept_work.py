@@ -50,6 +50,8 @@ def _walk(seed: int, promotion: str) -> set[str]:
     while GAME.result(s) is None:
         fresh = _fresh(s)
         assert fresh == s and hash(fresh) == hash(s) and repr(fresh) == repr(s)
+        # s wrote its FEN4 rows from its parent's, fresh from scratch
+        assert GAME.encode(fresh) == GAME.encode(s)
         seat = s.turn
         # s answers from the legal moves it keeps; fresh validates without them
         legal = list(GAME.legal_moves(s, seat))

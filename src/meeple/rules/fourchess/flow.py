@@ -66,7 +66,7 @@ class Table:
             end=self.end,
             last_move=last_move,
         )
-        new.keep(pos)
+        new.keep(pos, state)
         return new
 
     def score(self, player: int, delta: int, reason: str) -> None:

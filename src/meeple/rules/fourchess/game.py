@@ -57,7 +57,7 @@ def _legal(state: FourChessState) -> tuple[Move, ...]:
     """The sorted legal moves of the side to move, worked out once per state."""
     derived = state.derived()
     if derived.legal is None:
-        pos = derived.pos.copy()  # the search makes and unmakes moves
+        pos = state.position()  # a copy: the search makes and unmakes moves
         moves = movegen.legal_moves(pos)  # lists each move once; king captures may repeat one
         extra = movegen.king_captures(pos)
         derived.legal = tuple(sorted(set(moves + extra) if extra else moves))
@@ -275,6 +275,10 @@ class FourChess(Game[FourChessState, Move]):
 
     def position_to_text(self, state: FourChessState) -> str:
         """The canonical FEN4 of ``state``."""
+        derived = state.derived()
+        if derived.rows is None:
+            derived.rows = fen4.board_rows(state.board, derived.before)
+            derived.before = None
         return fen4.write(
             fen4.Fen4(
                 board=state.board,
@@ -284,7 +288,8 @@ class FourChess(Game[FourChessState, Move]):
                 points=state.points,
                 halfmove=state.halfmove,
                 ep=state.ep,
-            )
+            ),
+            derived.rows,
         )
 
     # -- perft ---------------------------------------------------------------

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from meeple.rules.fourchess.fen4 import Rows
 from meeple.rules.fourchess.geometry import Move, Piece, Square
 from meeple.rules.fourchess.position import Position
 
 
 class Derived:
-    """What the rules work out from a state and keep with it: the search position
-    (a pristine copy, never changed; callers get copies) and, once asked for, the
-    sorted legal moves of the side to move. Both are functions of the state's
+    """What the rules work out from a state and keep with it, each part filled in
+    when first needed: the search position (a pristine copy, never changed;
+    callers get copies), the sorted legal moves of the side to move and the FEN4
+    board rows (``before``: the board and rows of the state this one was played
+    from, to take unchanged rows from). Each is a function of the state's
     fields, so keeping them changes no result."""
 
-    __slots__ = ("legal", "pos")
+    __slots__ = ("before", "legal", "pos", "rows")
 
-    def __init__(self, pos: Position) -> None:
+    def __init__(
+        self,
+        pos: Position | None = None,
+        before: tuple[tuple[Piece, ...], Rows] | None = None,
+    ) -> None:
         self.pos = pos
         self.legal: tuple[Move, ...] | None = None
+        self.rows: Rows | None = None
+        self.before = before
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,30 +64,35 @@ class FourChessState:
     )
 
     def derived(self) -> Derived:
-        """The work kept with this state (built on first use)."""
+        """The work kept with this state (an empty record at first)."""
         derived = self._derived
         if derived is None:
-            derived = Derived(
-                Position(
-                    list(self.board),
-                    self.turn,
-                    [o == 0 for o in self.out],
-                    self.castling,
-                    self.ep,
-                    self.any_promotion,
-                )
-            )
+            derived = Derived()
             object.__setattr__(self, "_derived", derived)
         return derived
 
-    def keep(self, pos: Position) -> None:
-        """Keep ``pos``, which must be this state's position, so that
-        :meth:`position` need not rebuild it. The caller gives ``pos`` up."""
-        object.__setattr__(self, "_derived", Derived(pos))
+    def keep(self, pos: Position, before: FourChessState) -> None:
+        """Keep ``pos``, which must be this state's position (the caller gives it
+        up), and what ``before``, the state this one was played from, kept of
+        its board rows."""
+        rows = before._derived.rows if before._derived is not None else None
+        object.__setattr__(
+            self, "_derived", Derived(pos, None if rows is None else (before.board, rows))
+        )
 
     def position(self) -> Position:
         """A fresh mutable copy for searching or applying a move."""
-        return self.derived().pos.copy()
+        derived = self.derived()
+        if derived.pos is None:
+            derived.pos = Position(
+                list(self.board),
+                self.turn,
+                [o == 0 for o in self.out],
+                self.castling,
+                self.ep,
+                self.any_promotion,
+            )
+        return derived.pos.copy()
 
     @property
     def live(self) -> tuple[int, ...]:
