@@ -49,9 +49,12 @@ class Table:
             halfmove=state.halfmove,
         )
 
-    def freeze(self, state: FourChessState, last_move: str) -> FourChessState:
+    def freeze(
+        self, state: FourChessState, last_move: str, checked: list[int] | None = None
+    ) -> FourChessState:
         """The new state value. It keeps this table's position, so the table is
-        done: change nothing in it afterwards."""
+        done: change nothing in it afterwards. ``checked``: :meth:`checked_kings`
+        as it was before :meth:`settle` (settling only takes attackers away)."""
         pos = self.pos
         new = FourChessState(
             board=tuple(pos.board),
@@ -66,7 +69,7 @@ class Table:
             end=self.end,
             last_move=last_move,
         )
-        new.keep(pos, state)
+        new.keep(pos, state, None if checked is None else tuple(checked))
         return new
 
     def score(self, player: int, delta: int, reason: str) -> None:

@@ -25,6 +25,7 @@ from meeple.rules.fourchess.geometry import (
     KING,
     OFF,
     PAWN,
+    PLAYERS,
     START_FEN4,
     VALID,
     Move,
@@ -59,7 +60,8 @@ def _legal(state: FourChessState) -> tuple[Move, ...]:
     if derived.legal is None:
         pos = state.position()  # a copy: the search makes and unmakes moves
         moves = movegen.legal_moves(pos)  # lists each move once; king captures may repeat one
-        extra = movegen.king_captures(pos)
+        checked = PLAYERS if derived.checked is None else derived.checked
+        extra = movegen.king_captures(pos, checked)
         derived.legal = tuple(sorted(set(moves + extra) if extra else moves))
     return derived.legal
 
@@ -141,7 +143,7 @@ class FourChess(Game[FourChessState, Move]):
             table.settle(pos.next_player(seat))
         else:
             table.settle(seat)
-        return Outcome(table.freeze(state, text), tuple(table.events))
+        return Outcome(table.freeze(state, text, kings), tuple(table.events))
 
     # -- leaving, claims ------------------------------------------------------
 

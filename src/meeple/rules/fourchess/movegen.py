@@ -10,6 +10,8 @@ pseudo-legal move is legal. In check, every candidate is made and tested.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from meeple.rules.fourchess.attacks import SIDES, AttackTables, SideTables, attack_tables, attacked
 from meeple.rules.fourchess.geometry import (
     BISHOP,
@@ -28,6 +30,7 @@ from meeple.rules.fourchess.geometry import (
     PAWN_CAPTURES,
     PAWN_PUSH,
     PAWN_START,
+    PLAYERS,
     PROMOTED_QUEEN,
     PROMOTION,
     PROMOTION_LINE,
@@ -326,16 +329,17 @@ def is_legal(pos: Position, move: Move) -> bool:
     return move in cands and _safe(pos, move, c, at)
 
 
-def king_captures(pos: Position) -> list[Move]:
+def king_captures(pos: Position, checked: Collection[int] = PLAYERS) -> list[Move]:
     """Captures of an opponent's king that are legal *because* the victim is then
     eliminated: its pieces turn grey at once, so its own check on the mover's king
-    does not count. (Play only; perft eliminates nobody.)"""
+    does not count. (Play only; perft eliminates nobody.) ``checked``: players
+    whose king may be attacked, when the caller knows the others' are not."""
     c = pos.turn
     k = pos.kings[c]
     board = pos.board
     mine = attack_tables(1 << c)
     out: list[Move] = []
-    for o in range(4):
+    for o in checked:
         target = pos.kings[o]
         if o == c or not pos.live[o] or not target or not k or not attacked(board, target, mine):
             continue

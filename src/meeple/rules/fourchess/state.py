@@ -14,20 +14,23 @@ class Derived:
     when first needed: the search position (a pristine copy, never changed;
     callers get copies), the sorted legal moves of the side to move and the FEN4
     board rows (``before``: the board and rows of the state this one was played
-    from, to take unchanged rows from). Each is a function of the state's
-    fields, so keeping them changes no result."""
+    from, to take unchanged rows from); ``checked``, when known, the players
+    whose king may be attacked (the others' certainly is not). Each is a
+    function of the state's fields, so keeping them changes no result."""
 
-    __slots__ = ("before", "legal", "pos", "rows")
+    __slots__ = ("before", "checked", "legal", "pos", "rows")
 
     def __init__(
         self,
         pos: Position | None = None,
         before: tuple[tuple[Piece, ...], Rows] | None = None,
+        checked: tuple[int, ...] | None = None,
     ) -> None:
         self.pos = pos
         self.legal: tuple[Move, ...] | None = None
         self.rows: Rows | None = None
         self.before = before
+        self.checked = checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +74,13 @@ class FourChessState:
             object.__setattr__(self, "_derived", derived)
         return derived
 
-    def keep(self, pos: Position, before: FourChessState) -> None:
+    def keep(self, pos: Position, before: FourChessState, checked: tuple[int, ...] | None) -> None:
         """Keep ``pos``, which must be this state's position (the caller gives it
-        up), and what ``before``, the state this one was played from, kept of
-        its board rows."""
+        up), what ``before``, the state this one was played from, kept of its
+        board rows, and ``checked`` (see :class:`Derived`)."""
         rows = before._derived.rows if before._derived is not None else None
-        object.__setattr__(
-            self, "_derived", Derived(pos, None if rows is None else (before.board, rows))
-        )
+        kept = Derived(pos, None if rows is None else (before.board, rows), checked)
+        object.__setattr__(self, "_derived", kept)
 
     def position(self) -> Position:
         """A fresh mutable copy for searching or applying a move."""
