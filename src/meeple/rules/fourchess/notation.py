@@ -42,15 +42,14 @@ _PROMOTION_LETTERS = {v: k for k, v in _PROMOTION_KINDS.items()}
 def format_move(board: tuple[Piece, ...] | list[Piece], move: Move) -> str:
     """The long-algebraic text of ``move`` on ``board`` (before the move)."""
     fr, to, fl = move
-    # NAME_OF covers the playable squares; any other square is named as
-    # square_name names it, so odd input reads as it always did
-    if not fl:
-        start = NAME_OF.get(fr) or square_name(fr)
-        end = NAME_OF.get(to) or square_name(to)
-        return start + ("-" if board[to] == EMPTY else "x") + end
-    if fl == CASTLE_KING_SIDE:
+    if not fl:  # most moves: the table of playable squares' names, nothing else
+        try:
+            return NAME_OF[fr] + ("-" if board[to] == EMPTY else "x") + NAME_OF[to]
+        except KeyError:
+            pass  # not a playable square: named below, as it always was
+    elif fl == CASTLE_KING_SIDE:
         return "O-O"
-    if fl == CASTLE_QUEEN_SIDE:
+    elif fl == CASTLE_QUEEN_SIDE:
         return "O-O-O"
     start = NAME_OF.get(fr) or square_name(fr)
     end = NAME_OF.get(to) or square_name(to)
