@@ -56,6 +56,34 @@ def test_stalemate_scores_20_for_the_stalemated_player() -> None:
     assert s.reasons[BLUE] == "stalemate" and s.points == (0, 20, 0, 0)
 
 
+def test_stalemate_with_a_blocked_piece_off_the_kings_lines() -> None:
+    # the pawn on e10 is on no line through Blue's king but cannot move either
+    s = state("R", f"rK:h1 rR:b11 rR:c9 bK:a4 bP:e10 dP:f10 {KINGS}")
+    s, events = play(s, "c9-c5")
+    assert points_events(events) == [(BLUE, 20, "stalemate")]
+
+
+def test_stalemate_with_a_piece_pinned_on_the_kings_diagonal() -> None:
+    # the knight on b5 has moves, but the bishop on c6 pins it to the king on a4
+    s = state("R", f"rK:h1 rB:c6 rN:c4 rN:f6 bK:a4 bN:b5 {KINGS}")
+    s, events = play(s, "f6-d5")
+    assert points_events(events) == [(BLUE, 20, "stalemate")]
+
+
+def test_a_piece_on_the_kings_line_can_still_save_it_from_stalemate() -> None:
+    # the king cannot move, the knight on its file can
+    s = state("R", f"rK:h1 rR:b11 rR:c9 bK:a4 bN:a6 {KINGS}")
+    s, events = play(s, "c9-c5")
+    assert kinds(events) == ["move"]
+    assert GAME.to_act(s) == (BLUE,)
+    assert sorted(GAME.format_move(s, m) for m in GAME.legal_moves(s, BLUE)) == [
+        "a6-b4",
+        "a6-b8",
+        "a6-c7",
+        "a6xc5",
+    ]
+
+
 def test_king_capture_scores_20_and_eliminates() -> None:
     # Green's queen checks Yellow, but taking Green's king turns that queen grey
     s = state("Y", "rK:h1 bK:a7 yK:g14 yR:l8 gK:n8 gQ:n7")

@@ -131,14 +131,18 @@ class Table:
         word = "triple" if len(kings) >= 3 else "double"
         self.score(mover, multi_check_bonus(len(kings), queen_only), f"{word}_check")
 
-    def settle(self, to_move: int) -> None:
+    def settle(self, to_move: int, checked: list[int] | None = None) -> None:
         """Pass the turn to ``to_move`` (live); eliminate players with no legal move
         (checkmate or stalemate) as the turn reaches them; end the game when one
-        player is left or the 100-ply rule strikes."""
+        player is left or the 100-ply rule strikes. ``checked``: the
+        :meth:`checked_kings` of this position, when the caller has them."""
         pos = self.pos
         pos.turn = to_move
         while len(self.live()) > 1:
-            if has_legal_move(pos) or king_captures(pos):
+            # eliminations only take attackers away: a king not in ``checked``
+            # is still not in check
+            in_check = checked is None or pos.turn in checked
+            if has_legal_move(pos, in_check) or king_captures(pos):
                 break
             p = pos.turn
             k = pos.kings[p]

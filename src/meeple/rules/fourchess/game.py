@@ -139,10 +139,7 @@ class FourChess(Game[FourChessState, Move]):
         table.check_bonus(seat, kings)
         if kings:
             table.events.append(Event("check", seat, {"kings": list[JSON](kings)}))
-        if len(table.live()) > 1:
-            table.settle(pos.next_player(seat))
-        else:
-            table.settle(seat)
+        table.settle(pos.next_player(seat) if len(table.live()) > 1 else seat, kings)
         return Outcome(table.freeze(state, text, kings), tuple(table.events))
 
     # -- leaving, claims ------------------------------------------------------

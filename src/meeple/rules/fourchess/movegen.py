@@ -352,19 +352,33 @@ def king_captures(pos: Position, checked: Collection[int] = PLAYERS) -> list[Mov
     return out
 
 
-def has_legal_move(pos: Position) -> bool:
-    """Does the side to move have any legal move? (Stops at the first.)"""
+def has_legal_move(pos: Position, in_check: bool = True) -> bool:
+    """Does the side to move have any legal move? (Stops at the first.)
+
+    ``in_check=False`` says the caller knows the side to move is not in check:
+    then a move of a piece on none of the eight lines through its king cannot
+    expose the king, and counts without being made."""
     c = pos.turn
-    if not pos.kings[c]:
+    k = pos.kings[c]
+    if not k:
         return False
-    at = enemies(pos, c)
     side = SIDES[c]
     promos = PROMOTION_FLAGS[pos.any_promotion]
     board = pos.board
+    if not in_check:
+        kf, kr = file_of(k), rank_of(k)
+        for s in pos.pieces[c]:
+            df, dr = file_of(s) - kf, rank_of(s) - kr
+            if df and dr and df != dr and df != -dr:
+                cands: list[Move] = []
+                piece_moves(board, s, board[s], c, side, promos, cands)
+                if cands:
+                    return True
+    at = enemies(pos, c)
     # walk a copy: making and unmaking moves removes and re-adds squares, which
     # may rebuild the set under an iterator (it then skips or repeats squares)
     for s in tuple(pos.pieces[c]):
-        cands: list[Move] = []
+        cands = []
         piece_moves(board, s, board[s], c, side, promos, cands)
         if any(_safe(pos, m, c, at) for m in cands):
             return True
