@@ -101,13 +101,14 @@ class Table:
         """Players still in, in turn order."""
         return [p for p in range(4) if self.pos.live[p]]
 
-    def checked_kings(self) -> list[int]:
-        """Live players whose king a live opponent attacks."""
+    def checked_kings(self, mover: int | None = None) -> list[int]:
+        """Live players whose king a live opponent attacks. ``mover``: a player
+        who has just made a legal move, so whose king is not attacked."""
         pos = self.pos
         return [
             p
             for p in self.live()
-            if pos.kings[p] and attacked(pos.board, pos.kings[p], enemies(pos, p))
+            if p != mover and pos.kings[p] and attacked(pos.board, pos.kings[p], enemies(pos, p))
         ]
 
     def check_bonus(self, mover: int, checked: list[int]) -> None:

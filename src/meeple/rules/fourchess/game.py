@@ -23,6 +23,7 @@ from meeple.rules.fourchess.flow import Table, describe
 from meeple.rules.fourchess.geometry import (
     EMPTY,
     KING,
+    NAME_OF,
     OFF,
     PAWN,
     PLAYERS,
@@ -135,7 +136,7 @@ class FourChess(Game[FourChessState, Move]):
             table.score(seat, gained, reason)
         if captured & 7 == KING and captured >> 3 < 4 and live[captured >> 3]:
             table.eliminate(captured >> 3, "king_captured")
-        kings = table.checked_kings()
+        kings = table.checked_kings(seat)
         table.check_bonus(seat, kings)
         if kings:
             table.events.append(Event("check", seat, {"kings": list[JSON](kings)}))
@@ -201,6 +202,12 @@ class FourChess(Game[FourChessState, Move]):
 
     def format_move(self, state: FourChessState, move: Move) -> str:
         """Long algebraic text of ``move`` in ``state``."""
+        fr, to, fl = move
+        if not fl:  # notation.format_move's common case, without a second call
+            try:
+                return NAME_OF[fr] + ("-" if state.board[to] == EMPTY else "x") + NAME_OF[to]
+            except KeyError:
+                pass
         return notation.format_move(state.board, move)
 
     def encode(self, state: FourChessState) -> bytes:
