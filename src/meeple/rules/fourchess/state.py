@@ -6,27 +6,27 @@ from dataclasses import dataclass, field
 
 from meeple.rules.fourchess.fen4 import Rows
 from meeple.rules.fourchess.geometry import Move, Piece, Square
-from meeple.rules.fourchess.position import Position
+from meeple.rules.fourchess.position import Found, Position
 
 
 class Derived:
     """What the rules work out from a state and keep with it, each part filled in
-    when first needed: the search position (a pristine copy, never changed;
-    callers get copies), the sorted legal moves of the side to move and the FEN4
+    when first needed: where its pieces are (never changed; positions built
+    from it get copies), the sorted legal moves of the side to move and the FEN4
     board rows (``before``: the board and rows of the state this one was played
     from, to take unchanged rows from); ``checked``, when known, the players
     whose king may be attacked (the others' certainly is not). Each is a
     function of the state's fields, so keeping them changes no result."""
 
-    __slots__ = ("before", "checked", "legal", "pos", "rows")
+    __slots__ = ("before", "checked", "found", "legal", "rows")
 
     def __init__(
         self,
-        pos: Position | None = None,
+        found: Found | None = None,
         before: tuple[tuple[Piece, ...], Rows] | None = None,
         checked: tuple[int, ...] | None = None,
     ) -> None:
-        self.pos = pos
+        self.found = found
         self.legal: tuple[Move, ...] | None = None
         self.rows: Rows | None = None
         self.before = before
@@ -75,26 +75,30 @@ class FourChessState:
         return derived
 
     def keep(self, pos: Position, before: FourChessState, checked: tuple[int, ...] | None) -> None:
-        """Keep ``pos``, which must be this state's position (the caller gives it
-        up), what ``before``, the state this one was played from, kept of its
-        board rows, and ``checked`` (see :class:`Derived`)."""
+        """Keep where the pieces of ``pos``, this state's position, are (the
+        caller gives ``pos`` up), what ``before``, the state this one was played
+        from, kept of its board rows, and ``checked`` (see :class:`Derived`)."""
         rows = before._derived.rows if before._derived is not None else None
-        kept = Derived(pos, None if rows is None else (before.board, rows), checked)
+        kept = Derived(pos.found(), None if rows is None else (before.board, rows), checked)
         object.__setattr__(self, "_derived", kept)
 
     def position(self) -> Position:
         """A fresh mutable copy for searching or applying a move."""
         derived = self.derived()
-        if derived.pos is None:
-            derived.pos = Position(
-                list(self.board),
-                self.turn,
-                [o == 0 for o in self.out],
-                self.castling,
-                self.ep,
-                self.any_promotion,
-            )
-        return derived.pos.copy()
+        if derived.found is None:
+            derived.found = self._build(None).found()  # a scan, once
+        return self._build(derived.found)
+
+    def _build(self, found: Found | None) -> Position:
+        return Position(
+            list(self.board),
+            self.turn,
+            [o == 0 for o in self.out],
+            self.castling,
+            self.ep,
+            self.any_promotion,
+            found,
+        )
 
     @property
     def live(self) -> tuple[int, ...]:
