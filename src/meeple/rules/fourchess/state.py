@@ -59,9 +59,9 @@ class FourChessState:
     end: str = ""
     last_move: str = ""
     # Work derived from the fields above, filled in lazily (or handed over by
-    # the move that made this state): not a field of the value, so it takes no
-    # part in ==, hash, repr or dataclasses.replace (a replaced state starts
-    # without it).
+    # the move that made this state). Not part of the value: no constructor
+    # argument, no part in ==, hash or repr, and dataclasses.replace starts the
+    # new state without it.
     _derived: Derived | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
