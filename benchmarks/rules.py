@@ -12,7 +12,14 @@ Prints, on standard output:
   skew the figures less;
 * the median time to validate and apply one move (``parse_move`` + ``play``) from
   mid-game positions reached by seeded random playouts, for both games;
-* the goals (ratio >= 0.5, fourchess median <= 100 us) with PASS or FAIL each.
+* the goals (ratio >= 0.5, fourchess median <= 100 us) with PASS or FAIL each;
+* the fourchess "engine move cycle": the mean time of the rules calls the engine
+  makes per accepted move (``parse_move`` + ``play`` + ``format_move`` on the
+  old state, then ``position_to_text``, ``legal_moves`` formatted, ``to_act``
+  and ``result`` on the new one), over seeded random games from the start
+  (CPU time, best of a few runs).
+
+``--cycle`` prints the engine move cycle alone (a few seconds).
 
 Progress goes to standard error. A bar chart (matplotlib, Agg) goes to --plot.
 The exit status is 0 whatever the verdicts: this measures, CI does not gate on it.
@@ -126,6 +133,48 @@ def median_move_us(game: AnyGame, samples: list[tuple[object, int, str]], repeat
     return statistics.median(best) / 1000
 
 
+def cycle_games(game: AnyGame, moves: int, rng: random.Random) -> list[list[tuple[int, str]]]:
+    """Seeded random games from the start, as (seat, move text) lists, ``moves`` in all."""
+    games: list[list[tuple[int, str]]] = []
+    total = 0
+    while total < moves:
+        state = game.new(4)
+        played: list[tuple[int, str]] = []
+        while total < moves and game.result(state) is None:
+            seat = game.to_act(state)[0]
+            move = rng.choice(list(game.legal_moves(state, seat)))
+            played.append((seat, game.format_move(state, move)))
+            state = game.play(state, seat, move).state
+            total += 1
+        games.append(played)
+    return games
+
+
+def engine_cycle_us(game: AnyGame, games: list[list[tuple[int, str]]], repeat: int) -> float:
+    """Best of ``repeat`` mean times per move of the engine's rules calls (see the
+    module docstring), replaying ``games``."""
+    progress(f"{game.name}: timing the engine move cycle over {sum(map(len, games))} moves ...")
+    clock = time.process_time_ns  # CPU time, as for perft: helpers share the cores
+    best = None
+    for _ in range(repeat):
+        started = clock()
+        for played in games:
+            state = game.new(4)
+            for seat, text in played:
+                move = game.parse_move(state, seat, text)
+                outcome = game.play(state, seat, move)
+                game.format_move(state, move)
+                state = outcome.state
+                game.position_to_text(state)
+                for s in game.to_act(state):
+                    [game.format_move(state, m) for m in game.legal_moves(state, s)]
+                game.result(state)
+        elapsed = clock() - started
+        best = elapsed if best is None else min(best, elapsed)
+    assert best is not None
+    return best / sum(map(len, games)) / 1000
+
+
 def plot(path: Path, runs: list[PerftRun], medians: dict[str, float]) -> None:
     import matplotlib
 
@@ -156,11 +205,18 @@ def plot(path: Path, runs: list[PerftRun], medians: dict[str, float]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small depths, a few seconds")
+    parser.add_argument("--cycle", action="store_true", help="the engine move cycle only")
     parser.add_argument("--plot", type=Path, default=Path("artifacts/rules-bench.png"))
     args = parser.parse_args(argv)
 
     fourchess, classic = get("fourchess"), get("chess")
     rng = random.Random(SEED)
+    cycle_moves, cycle_repeat = (100, 2) if args.quick else (400, 5)
+    cycle_replay = cycle_games(fourchess, cycle_moves, random.Random(SEED))
+    cycle = engine_cycle_us(fourchess, cycle_replay, cycle_repeat)
+    if args.cycle:
+        print(f"engine move cycle fourchess: {cycle:.1f} us/move")
+        return 0
     four_depth, four_mid_depth = (3, 3) if args.quick else (4, 4)
     chess_depth, chess_mid_depth = (3, 3) if args.quick else (4, 4)
     four_mid = random_state(fourchess, 4, 24, rng)
@@ -195,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio fourchess/python-chess: {ratio:.2f}")
     for name, median in medians.items():
         print(f"median parse_move+play {name}: {median:.1f} us")
+    print(f"engine move cycle fourchess: {cycle:.1f} us/move")
     verdicts = [
         ("perft ratio >= 0.5", ratio >= RATIO_GOAL, f"{ratio:.2f}"),
         (

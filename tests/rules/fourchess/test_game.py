@@ -81,6 +81,23 @@ def test_a_move_that_leaves_the_king_attacked_is_illegal() -> None:
     s, _ = play(s, "e2-e3")  # moving along the pin is fine
 
 
+def test_a_checked_king_with_a_way_out_is_not_mated() -> None:
+    # Blue's rook has 26 moves, none of them safe. The search for a legal move
+    # once made and unmade them while walking Blue's piece set, which rebuilt
+    # the set under the walk: the rook was visited twice, the king never, and
+    # Blue was declared checkmated with three king moves available.
+    s = GAME.position_from_text(
+        "R-0,0,1,1-0,0,0,0-0,0,0,0-37,60,54,48-12-"
+        "x,x,x,1,dN,6,x,x,x/x,x,x,8,x,x,x/x,x,x,1,dN,6,x,x,x/4,dP,9/14/14/14/10,rD,3/"
+        "1,bK,12/9,bR,4/6,rK,7/x,x,x,5,dP,2,x,x,x/x,x,x,8,x,x,x/x,x,x,8,x,x,x"
+    )
+    s, events = play(s, "k7-c7")
+    assert kinds(events) == ["move", "check"]
+    assert GAME.to_act(s) == (BLUE,)
+    legal = [GAME.format_move(s, m) for m in GAME.legal_moves(s, BLUE)]
+    assert legal == ["b6-b5", "b6-a6", "b6xc7"]
+
+
 def test_notation_forms() -> None:
     s = GAME.new(4)
     long = GAME.parse_move(s, RED, "h2-h3")

@@ -49,11 +49,34 @@ def test_checkmate_credit_goes_to_the_player_giving_check_not_the_mover() -> Non
     assert points_events(events) == [(YELLOW, 20, "checkmate")]
 
 
-def test_stalemate_scores_20_for_the_stalemated_player() -> None:
-    s = state("R", f"rK:h1 rR:b11 rR:c9 bK:a4 {KINGS}")
-    s, events = play(s, "c9-c5")
+@pytest.mark.parametrize(
+    ("pieces", "move"),
+    [
+        pytest.param(f"rK:h1 rR:b11 rR:c9 bK:a4 {KINGS}", "c9-c5", id="bare-king"),
+        # the pawn on e10 is on no line through Blue's king but cannot move either
+        pytest.param(f"rK:h1 rR:b11 rR:c9 bK:a4 bP:e10 dP:f10 {KINGS}", "c9-c5", id="blocked-pawn"),
+        # the knight on b5 has moves, but the bishop on c6 pins it to the king on a4
+        pytest.param(f"rK:h1 rB:c6 rN:c4 rN:f6 bK:a4 bN:b5 {KINGS}", "f6-d5", id="pinned-knight"),
+    ],
+)
+def test_stalemate_scores_20_for_the_stalemated_player(pieces: str, move: str) -> None:
+    s, events = play(state("R", pieces), move)
     assert points_events(events) == [(BLUE, 20, "stalemate")]
     assert s.reasons[BLUE] == "stalemate" and s.points == (0, 20, 0, 0)
+
+
+def test_a_piece_on_the_kings_line_can_still_save_it_from_stalemate() -> None:
+    # the king cannot move, the knight on its file can
+    s = state("R", f"rK:h1 rR:b11 rR:c9 bK:a4 bN:a6 {KINGS}")
+    s, events = play(s, "c9-c5")
+    assert kinds(events) == ["move"]
+    assert GAME.to_act(s) == (BLUE,)
+    assert sorted(GAME.format_move(s, m) for m in GAME.legal_moves(s, BLUE)) == [
+        "a6-b4",
+        "a6-b8",
+        "a6-c7",
+        "a6xc5",
+    ]
 
 
 def test_king_capture_scores_20_and_eliminates() -> None:

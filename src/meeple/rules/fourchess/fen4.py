@@ -22,16 +22,19 @@ whitespace and line breaks between rows. Canonical text round-trips exactly.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from meeple.rules.errors import BadPositionError
 from meeple.rules.fourchess.geometry import (
+    ALL_CASTLING,
     COLOUR_LETTERS,
     EMPTY,
     KIND_LETTERS,
     KING,
     OFF,
     SQUARE_NAMES,
+    TABLE_SIZE,
     Piece,
     Square,
     castle_bit,
@@ -49,7 +52,7 @@ _EXTRAS = re.compile(r"\{'enPassant':\(('[^']*'),('[^']*'),('[^']*'),('[^']*')\)
 class Fen4(NamedTuple):
     """The fields of a FEN4 text."""
 
-    board: list[Piece]
+    board: Sequence[Piece]  # read gives a list; write takes any sequence
     turn: int
     eliminated: tuple[bool, bool, bool, bool]
     castling: int
@@ -165,34 +168,65 @@ def read(text: str) -> Fen4:
     )
 
 
-def _write_board(board: list[Piece] | tuple[Piece, ...]) -> str:
-    rows = []
-    for rank in range(13, -1, -1):
-        cells: list[str] = []
-        run = 0
-        for f in range(14):
-            p = board[square(f, rank)]
-            if p == EMPTY:
-                run += 1
-                continue
-            if run:
-                cells.append(str(run))
-                run = 0
-            cells.append("x" if p == OFF else piece_text(p))
+def _castling_text(rights: int) -> str:
+    ks = ",".join("1" if rights & castle_bit(p, 0) else "0" for p in range(4))
+    qs = ",".join("1" if rights & castle_bit(p, 1) else "0" for p in range(4))
+    return f"{ks}-{qs}"
+
+
+_CASTLING_TEXT = tuple(_castling_text(rights) for rights in range(ALL_CASTLING + 1))
+"""The king-side and queen-side fields by castling rights."""
+
+# Writing takes each row as one slice of the padded board (files a..n are
+# contiguous) and looks every cell's text up by piece code.
+_ROW_STARTS = tuple(square(0, rank) for rank in range(13, -1, -1))
+_CELL_TEXT = tuple("x" if p == OFF else piece_text(p) for p in range(TABLE_SIZE))
+_RUN_TEXT = tuple(str(n) for n in range(15))
+
+Rows = tuple[str, ...]
+"""The texts of the 14 board rows, rank 14 first."""
+
+
+def _row_text(row: Sequence[Piece]) -> str:
+    cells: list[str] = []
+    run = 0
+    for p in row:
+        if p == EMPTY:
+            run += 1
+            continue
         if run:
-            cells.append(str(run))
-        rows.append(",".join(cells))
-    return "/".join(rows)
+            cells.append(_RUN_TEXT[run])
+            run = 0
+        cells.append(_CELL_TEXT[p])
+    if run:
+        cells.append(_RUN_TEXT[run])
+    return ",".join(cells)
 
 
-def write(fen: Fen4) -> str:
-    """The canonical FEN4 text of ``fen``."""
+def board_rows(board: Sequence[Piece], before: tuple[Sequence[Piece], Rows] | None = None) -> Rows:
+    """The row texts of ``board``; with ``before`` (another board and its rows),
+    the rows that did not change are taken from there instead of written again."""
+    if before is None:
+        return tuple([_row_text(board[start : start + 14]) for start in _ROW_STARTS])
+    old, old_rows = before
+    return tuple(
+        [
+            text
+            if old[start : start + 14] == board[start : start + 14]
+            else _row_text(board[start : start + 14])
+            for start, text in zip(_ROW_STARTS, old_rows, strict=True)
+        ]
+    )
+
+
+def write(fen: Fen4, rows: Rows | None = None) -> str:
+    """The canonical FEN4 text of ``fen`` (``rows``: :func:`board_rows` of its
+    board, when the caller has them)."""
     flags = ",".join("1" if e else "0" for e in fen.eliminated)
-    ks = ",".join("1" if fen.castling & castle_bit(p, 0) else "0" for p in range(4))
-    qs = ",".join("1" if fen.castling & castle_bit(p, 1) else "0" for p in range(4))
-    points = ",".join(str(p) for p in fen.points)
-    head = f"{_TURN_LETTERS[fen.turn]}-{flags}-{ks}-{qs}-{points}-{fen.halfmove}-"
+    points = ",".join(map(str, fen.points))
+    castling = _CASTLING_TEXT[fen.castling & ALL_CASTLING]
+    head = f"{_TURN_LETTERS[fen.turn]}-{flags}-{castling}-{points}-{fen.halfmove}-"
     if any(skip for skip, _ in fen.ep):
         entries = ",".join(f"'{square_name(s)}:{square_name(p)}'" if s else "''" for s, p in fen.ep)
         head += "{'enPassant':(" + entries + ")}-"
-    return head + _write_board(fen.board)
+    return head + "/".join(board_rows(fen.board) if rows is None else rows)

@@ -38,20 +38,25 @@ class Table:
     events: list[Event] = field(default_factory=list)
 
     @classmethod
-    def of(cls, state: FourChessState) -> Table:
-        """Scratch copies of ``state``'s fields."""
+    def of(cls, state: FourChessState, pos: Position | None = None) -> Table:
+        """Scratch copies of ``state``'s fields (``pos``: a fresh copy of its
+        position, when the caller has one already)."""
         return cls(
-            pos=state.position(),
+            pos=state.position() if pos is None else pos,
             points=list(state.points),
             out=list(state.out),
             reasons=list(state.reasons),
             halfmove=state.halfmove,
         )
 
-    def freeze(self, state: FourChessState, last_move: str) -> FourChessState:
-        """The new state value."""
+    def freeze(
+        self, state: FourChessState, last_move: str, checked: list[int] | None = None
+    ) -> FourChessState:
+        """The new state value. It keeps this table's position, so the table is
+        done: change nothing in it afterwards. ``checked``: :meth:`checked_kings`
+        as it was before :meth:`settle` (settling only takes attackers away)."""
         pos = self.pos
-        return FourChessState(
+        new = FourChessState(
             board=tuple(pos.board),
             turn=pos.turn,
             out=(self.out[0], self.out[1], self.out[2], self.out[3]),
@@ -64,6 +69,8 @@ class Table:
             end=self.end,
             last_move=last_move,
         )
+        new.keep(pos, state, None if checked is None else tuple(checked))
+        return new
 
     def score(self, player: int, delta: int, reason: str) -> None:
         """Give ``player`` points and record it."""
@@ -94,23 +101,27 @@ class Table:
         """Players still in, in turn order."""
         return [p for p in range(4) if self.pos.live[p]]
 
-    def checked_kings(self) -> list[int]:
-        """Live players whose king a live opponent attacks."""
+    def checked_kings(self, mover: int | None = None) -> list[int]:
+        """Live players whose king a live opponent attacks. ``mover``: a player
+        who has just made a legal move, so whose king is not attacked."""
         pos = self.pos
         return [
             p
             for p in self.live()
-            if pos.kings[p] and attacked(pos.board, pos.kings[p], enemies(pos, p))
+            if p != mover and pos.kings[p] and attacked(pos.board, pos.kings[p], enemies(pos, p))
         ]
 
-    def check_bonus(self, mover: int) -> None:
-        """Rule 8: one move checking two or three kings scores a bonus."""
+    def check_bonus(self, mover: int, checked: list[int]) -> None:
+        """Rule 8: one move checking two or three kings scores a bonus.
+
+        ``checked`` is :meth:`checked_kings` of this position: only those kings
+        can be in the mover's check."""
         pos = self.pos
+        if sum(1 for p in checked if p != mover) < 2:
+            return
         mine = attack_tables(1 << mover)
         kings = [
-            pos.kings[p]
-            for p in self.live()
-            if p != mover and pos.kings[p] and attacked(pos.board, pos.kings[p], mine)
+            pos.kings[p] for p in checked if p != mover and attacked(pos.board, pos.kings[p], mine)
         ]
         if len(kings) < 2:
             return
@@ -121,14 +132,18 @@ class Table:
         word = "triple" if len(kings) >= 3 else "double"
         self.score(mover, multi_check_bonus(len(kings), queen_only), f"{word}_check")
 
-    def settle(self, to_move: int) -> None:
+    def settle(self, to_move: int, checked: list[int] | None = None) -> None:
         """Pass the turn to ``to_move`` (live); eliminate players with no legal move
         (checkmate or stalemate) as the turn reaches them; end the game when one
-        player is left or the 100-ply rule strikes."""
+        player is left or the 100-ply rule strikes. ``checked``: the
+        :meth:`checked_kings` of this position, when the caller has them."""
         pos = self.pos
         pos.turn = to_move
         while len(self.live()) > 1:
-            if has_legal_move(pos) or king_captures(pos):
+            # eliminations only take attackers away: a king not in ``checked``
+            # is still not in check
+            in_check = checked is None or pos.turn in checked
+            if has_legal_move(pos, in_check) or king_captures(pos):
                 break
             p = pos.turn
             k = pos.kings[p]

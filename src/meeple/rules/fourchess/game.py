@@ -23,8 +23,10 @@ from meeple.rules.fourchess.flow import Table, describe
 from meeple.rules.fourchess.geometry import (
     EMPTY,
     KING,
+    NAME_OF,
     OFF,
     PAWN,
+    PLAYERS,
     START_FEN4,
     VALID,
     Move,
@@ -51,6 +53,18 @@ def _any_promotion(options: Options | None) -> bool:
 
 def _is_move(move: object) -> bool:
     return isinstance(move, tuple) and len(move) == 3 and all(type(x) is int for x in move)
+
+
+def _legal(state: FourChessState) -> tuple[Move, ...]:
+    """The sorted legal moves of the side to move, worked out once per state."""
+    derived = state.derived()
+    if derived.legal is None:
+        pos = state.position()  # a copy: the search makes and unmakes moves
+        moves = movegen.legal_moves(pos)  # lists each move once; king captures may repeat one
+        checked = PLAYERS if derived.checked is None else derived.checked
+        extra = movegen.king_captures(pos, checked)
+        derived.legal = tuple(sorted(set(moves + extra) if extra else moves))
+    return derived.legal
 
 
 class FourChess(Game[FourChessState, Move]):
@@ -83,15 +97,17 @@ class FourChess(Game[FourChessState, Move]):
         """Legal moves of ``seat``, sorted (empty unless it is to move)."""
         if state.end or seat != state.turn:
             return []
-        pos = state.position()
-        return sorted(set(movegen.legal_moves(pos) + movegen.king_captures(pos)))
+        return list(_legal(state))
 
     def play(self, state: FourChessState, seat: Seat, move: Move) -> Outcome[FourChessState]:
         """Play ``move`` for ``seat``; score, eliminate and end as the rules say."""
         self._check_turn(state, seat)
         pos = state.position()
+        legal = state.derived().legal
         if not _is_move(move) or not (
-            movegen.is_legal(pos, move) or move in movegen.king_captures(pos)
+            move in legal
+            if legal is not None
+            else movegen.is_legal(pos, move) or move in movegen.king_captures(pos)
         ):
             text = (
                 notation.format_move(state.board, move)
@@ -102,8 +118,7 @@ class FourChess(Game[FourChessState, Move]):
                 f"illegal move {text!r} for {describe(seat)} in {self.position_to_text(state)}"
             )
         text = notation.format_move(state.board, move)
-        table = Table.of(state)
-        table.pos = pos
+        table = Table.of(state, pos)
         undo = pos.make(move)
         captured = undo[0] or undo[4]
         moved_pawn = state.board[move[0]] & 7 == PAWN
@@ -121,15 +136,12 @@ class FourChess(Game[FourChessState, Move]):
             table.score(seat, gained, reason)
         if captured & 7 == KING and captured >> 3 < 4 and live[captured >> 3]:
             table.eliminate(captured >> 3, "king_captured")
-        table.check_bonus(seat)
-        kings = table.checked_kings()
+        kings = table.checked_kings(seat)
+        table.check_bonus(seat, kings)
         if kings:
             table.events.append(Event("check", seat, {"kings": list[JSON](kings)}))
-        if len(table.live()) > 1:
-            table.settle(pos.next_player(seat))
-        else:
-            table.settle(seat)
-        return Outcome(table.freeze(state, text), tuple(table.events))
+        table.settle(pos.next_player(seat) if len(table.live()) > 1 else seat, kings)
+        return Outcome(table.freeze(state, text, kings), tuple(table.events))
 
     # -- leaving, claims ------------------------------------------------------
 
@@ -190,6 +202,12 @@ class FourChess(Game[FourChessState, Move]):
 
     def format_move(self, state: FourChessState, move: Move) -> str:
         """Long algebraic text of ``move`` in ``state``."""
+        fr, to, fl = move
+        if not fl:  # notation.format_move's common case, without a second call
+            try:
+                return NAME_OF[fr] + ("-" if state.board[to] == EMPTY else "x") + NAME_OF[to]
+            except KeyError:
+                pass
         return notation.format_move(state.board, move)
 
     def encode(self, state: FourChessState) -> bytes:
@@ -263,16 +281,21 @@ class FourChess(Game[FourChessState, Move]):
 
     def position_to_text(self, state: FourChessState) -> str:
         """The canonical FEN4 of ``state``."""
+        derived = state.derived()
+        if derived.rows is None:
+            derived.rows = fen4.board_rows(state.board, derived.before)
+            derived.before = None
         return fen4.write(
             fen4.Fen4(
-                board=list(state.board),
+                board=state.board,
                 turn=state.turn,
                 eliminated=(state.out[0] > 0, state.out[1] > 0, state.out[2] > 0, state.out[3] > 0),
                 castling=state.castling,
                 points=state.points,
                 halfmove=state.halfmove,
                 ep=state.ep,
-            )
+            ),
+            derived.rows,
         )
 
     # -- perft ---------------------------------------------------------------

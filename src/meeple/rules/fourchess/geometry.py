@@ -96,6 +96,8 @@ def square_name(sq: Square) -> str:
 
 
 SQUARE_NAMES: Final = {square_name(sq): sq for sq in VALID}
+NAME_OF: Final = {sq: square_name(sq) for sq in VALID}
+"""``square_name`` of the playable squares, precomputed (move text is hot)."""
 
 
 def empty_board() -> list[Piece]:

@@ -5,10 +5,14 @@ live opponent afterwards. Rather than make/unmake every move, a node first looks
 along the eight rays and the knight and pawn squares around the mover's king
 (:func:`king_status`): when the king is not in check, only king moves, moves of
 pinned pieces and en-passant captures need a closer look; every other
-pseudo-legal move is legal. In check, every candidate is made and tested.
+pseudo-legal move is legal. In check, a move of an unpinned piece other than
+the king is legal when it takes the only checker or steps between; king moves,
+moves of pinned pieces and en-passant captures are made and tested.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from meeple.rules.fourchess.attacks import SIDES, AttackTables, SideTables, attack_tables, attacked
 from meeple.rules.fourchess.geometry import (
@@ -28,6 +32,7 @@ from meeple.rules.fourchess.geometry import (
     PAWN_CAPTURES,
     PAWN_PUSH,
     PAWN_START,
+    PLAYERS,
     PROMOTED_QUEEN,
     PROMOTION,
     PROMOTION_LINE,
@@ -67,16 +72,22 @@ def enemies(pos: Position, player: int) -> AttackTables:
     return attack_tables(enemies_mask(pos, player))
 
 
+Checks = list[tuple[Square, int]]
+"""Pieces giving check: (square, direction from the king) for a slider, (square, 0)
+for any other."""
+
+
 def king_status(
     board: list[Piece], k: Square, at: AttackTables, own: tuple[int, ...]
-) -> tuple[bool, Pins]:
-    """Is the king on ``k`` attacked, and which own pieces are pinned to it."""
-    checked = False
+) -> tuple[Checks, Pins]:
+    """Who checks the king on ``k`` (empty: it is not attacked), and which own
+    pieces are pinned to it."""
+    checks: Checks = []
     pins: Pins = {}
     knight = at.knight
     for d in KNIGHT_STEPS:
         if knight[board[k + d]]:
-            checked = True
+            checks.append((k + d, 0))
     king = at.king
     pawn = at.pawn
     for dirs, sliders in ((ORTHO, at.ortho), (DIAG, at.diag)):
@@ -84,12 +95,12 @@ def king_status(
             t = k + d
             p = board[t]
             if king[p] or (d in pawn and pawn[d][p]):
-                checked = True
+                checks.append((t, 0))
             while p == EMPTY:
                 t += d
                 p = board[t]
             if sliders[p]:
-                checked = True
+                checks.append((t, d))
             elif own[p]:
                 u = t + d
                 q = board[u]
@@ -98,7 +109,7 @@ def king_status(
                     q = board[u]
                 if sliders[q]:
                     pins[t] = d
-    return checked, pins
+    return checks, pins
 
 
 def piece_moves(
@@ -204,6 +215,43 @@ def _on_line(k: Square, d: int, t: Square) -> bool:
     return df * ur == dr * uf
 
 
+def _check_cover(k: Square, checks: Checks) -> set[Square]:
+    """Where a move of an unpinned piece other than the king must land to answer
+    ``checks`` on ``k``: the checker's square and, for a slider, the squares
+    between; nowhere (an empty set) when two pieces give check."""
+    if len(checks) != 1:
+        return set()
+    sq, d = checks[0]
+    return set(range(k + d, sq + d, d)) if d else {sq}
+
+
+def _evasions(
+    pos: Position, k: Square, at: AttackTables, checks: Checks, pins: Pins, promos: tuple[int, ...]
+) -> list[Move]:
+    """Legal moves of the side to move, whose king on ``k`` is in check. A move
+    of an unpinned piece other than the king answers the check exactly when it
+    takes the checker or steps between (see :func:`_check_cover`); king moves,
+    moves of pinned pieces and en-passant captures are made and tested."""
+    c = pos.turn
+    board = pos.board
+    side = SIDES[c]
+    cover = _check_cover(k, checks)
+    out: list[Move] = []
+    tested: list[Move] = []
+    for s in pos.pieces[c]:
+        p = board[s]
+        if p & 7 == KING or s in pins:
+            piece_moves(board, s, p, c, side, promos, tested)
+        elif cover:
+            mine: list[Move] = []
+            piece_moves(board, s, p, c, side, promos, mine)
+            out += [m for m in mine if m[1] in cover]
+    tested += en_passant_moves(pos, c)
+    # tested after the walk over the piece set: making moves changes the set
+    out += [m for m in tested if _safe(pos, m, c, at)]
+    return out
+
+
 def legal_moves(pos: Position) -> list[Move]:
     """Every legal move of the side to move (empty without a king)."""
     c = pos.turn
@@ -214,14 +262,10 @@ def legal_moves(pos: Position) -> list[Move]:
     at = enemies(pos, c)
     side = SIDES[c]
     promos = PROMOTION_FLAGS[pos.any_promotion]
-    checked, pins = king_status(board, k, at, side.own)
+    checks, pins = king_status(board, k, at, side.own)
     out: list[Move] = []
-    if checked:
-        cands: list[Move] = []
-        for s in pos.pieces[c]:
-            piece_moves(board, s, board[s], c, side, promos, cands)
-        cands += en_passant_moves(pos, c)
-        return [m for m in cands if _safe(pos, m, c, at)]
+    if checks:
+        return _evasions(pos, k, at, checks, pins, promos)
     for s in pos.pieces[c]:
         p = board[s]
         if s in pins:
@@ -326,38 +370,56 @@ def is_legal(pos: Position, move: Move) -> bool:
     return move in cands and _safe(pos, move, c, at)
 
 
-def king_captures(pos: Position) -> list[Move]:
+def king_captures(pos: Position, checked: Collection[int] = PLAYERS) -> list[Move]:
     """Captures of an opponent's king that are legal *because* the victim is then
     eliminated: its pieces turn grey at once, so its own check on the mover's king
-    does not count. (Play only; perft eliminates nobody.)"""
+    does not count. (Play only; perft eliminates nobody.) ``checked``: players
+    whose king may be attacked, when the caller knows the others' are not."""
     c = pos.turn
     k = pos.kings[c]
     board = pos.board
     mine = attack_tables(1 << c)
     out: list[Move] = []
-    for o in range(4):
+    for o in checked:
         target = pos.kings[o]
         if o == c or not pos.live[o] or not target or not k or not attacked(board, target, mine):
             continue
         at = attack_tables(enemies_mask(pos, c) & ~(1 << o))
+        cands: list[Move] = []
         for s in pos.pieces[c]:
-            cands: list[Move] = []
             piece_moves(board, s, board[s], c, SIDES[c], PROMOTION_FLAGS[pos.any_promotion], cands)
-            out += [m for m in cands if m[1] == target and _safe(pos, m, c, at)]
+        # tested after the walk over the piece set: making moves changes the set
+        out += [m for m in cands if m[1] == target and _safe(pos, m, c, at)]
     return out
 
 
-def has_legal_move(pos: Position) -> bool:
-    """Does the side to move have any legal move? (Stops at the first.)"""
+def has_legal_move(pos: Position, in_check: bool = True) -> bool:
+    """Does the side to move have any legal move? (Stops at the first.)
+
+    ``in_check=False`` says the caller knows the side to move is not in check:
+    then a move of a piece on none of the eight lines through its king cannot
+    expose the king, and counts without being made."""
     c = pos.turn
-    if not pos.kings[c]:
+    k = pos.kings[c]
+    if not k:
         return False
-    at = enemies(pos, c)
     side = SIDES[c]
     promos = PROMOTION_FLAGS[pos.any_promotion]
     board = pos.board
-    for s in pos.pieces[c]:
-        cands: list[Move] = []
+    if not in_check:
+        kf, kr = file_of(k), rank_of(k)
+        for s in pos.pieces[c]:
+            df, dr = file_of(s) - kf, rank_of(s) - kr
+            if df and dr and df != dr and df != -dr:
+                cands: list[Move] = []
+                piece_moves(board, s, board[s], c, side, promos, cands)
+                if cands:
+                    return True
+    at = enemies(pos, c)
+    # walk a copy: making and unmaking moves removes and re-adds squares, which
+    # may rebuild the set under an iterator (it then skips or repeats squares)
+    for s in tuple(pos.pieces[c]):
+        cands = []
         piece_moves(board, s, board[s], c, side, promos, cands)
         if any(_safe(pos, m, c, at) for m in cands):
             return True

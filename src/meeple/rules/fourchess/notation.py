@@ -20,6 +20,7 @@ from meeple.rules.fourchess.geometry import (
     KIND_LETTERS,
     KING,
     KING_SIDE,
+    NAME_OF,
     PAWN,
     PAWN_PUSH,
     PROMOTED_QUEEN,
@@ -41,12 +42,19 @@ _PROMOTION_LETTERS = {v: k for k, v in _PROMOTION_KINDS.items()}
 def format_move(board: tuple[Piece, ...] | list[Piece], move: Move) -> str:
     """The long-algebraic text of ``move`` on ``board`` (before the move)."""
     fr, to, fl = move
-    if fl == CASTLE_KING_SIDE:
+    if not fl:  # most moves: the table of playable squares' names, nothing else
+        try:
+            return NAME_OF[fr] + ("-" if board[to] == EMPTY else "x") + NAME_OF[to]
+        except KeyError:
+            pass  # not a playable square: named below, as it always was
+    elif fl == CASTLE_KING_SIDE:
         return "O-O"
-    if fl == CASTLE_QUEEN_SIDE:
+    elif fl == CASTLE_QUEEN_SIDE:
         return "O-O-O"
+    start = NAME_OF.get(fr) or square_name(fr)
+    end = NAME_OF.get(to) or square_name(to)
     capture = board[to] != EMPTY or fl >= EN_PASSANT
-    text = f"{square_name(fr)}{'x' if capture else '-'}{square_name(to)}"
+    text = start + ("x" if capture else "-") + end
     if fl >= EN_PASSANT:
         kind = (fl - EN_PASSANT) >> 9
     elif fl >= PROMOTION:

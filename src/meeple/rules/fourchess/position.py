@@ -31,6 +31,11 @@ Undo = tuple[Piece, int, int, int, Piece]
 pawn squares before the move, pawn taken en passant)."""
 
 
+Found = tuple[list[set[Square]], list[Square]]
+"""Squares of each owner's pieces (grey last) and each player's king square (0:
+none), as a :class:`Position` keeps them."""
+
+
 class Position:
     """A position being searched. ``live[p]`` is False for eliminated players
     (their turns are skipped and their pieces attack nobody)."""
@@ -55,6 +60,7 @@ class Position:
         castling: int,
         ep: tuple[tuple[Square, Square], ...],
         any_promotion: bool,
+        found: Found | None = None,
     ) -> None:
         self.board = board
         self.turn = turn
@@ -63,7 +69,11 @@ class Position:
         self.ep_skip = [skip for skip, _ in ep]
         self.ep_pawn = [pawn for _, pawn in ep]
         self.any_promotion = any_promotion
-        self.pieces: list[set[Square]] = [set() for _ in range(5)]
+        if found is not None:  # the caller knows where the pieces are: no scan
+            self.pieces = [s.copy() for s in found[0]]
+            self.kings = list(found[1])
+            return
+        self.pieces = [set() for _ in range(5)]
         self.kings = [0, 0, 0, 0]
         for sq in VALID:
             p = board[sq]
@@ -71,6 +81,11 @@ class Position:
                 self.pieces[p >> 3].add(sq)
                 if p & 7 == KING and p >> 3 < 4:
                     self.kings[p >> 3] = sq
+
+    def found(self) -> Found:
+        """Where the pieces are, for building this position again without a scan
+        (the sets are this position's own: change nothing in them)."""
+        return (self.pieces, self.kings)
 
     @property
     def live_mask(self) -> int:
