@@ -60,6 +60,22 @@ async def balanced(engines: list[Engine], within: float = 5.0) -> None:
     await wait_until(fair, "a fair split", within)
 
 
+async def games_with_one_on(
+    cluster: Harness, engine: Engine, count: int, *, deposit: int = 0, **game: Any
+) -> tuple[list[str], list[int]]:
+    """``count`` two-seat games, and more until one runs on ``engine`` (games land on
+    random shards: six games miss one of two engines once in 64 runs); their ids and
+    seats (game ``i`` is played by seats ``2i`` and ``2i + 1``)."""
+    games: list[str] = []
+    seats: list[int] = []
+    while len(games) < count or not any(shard_of(g) in engine.owned for g in games):
+        assert len(games) < count + 64, "no game landed on the engine"
+        pair = await cluster.players(2, deposit=deposit)
+        seats += pair
+        games.append(await cluster.game(pair, **game))
+    return games, seats
+
+
 def owner_of(engines: list[Engine], game_id: str) -> Engine:
     (owner,) = [e for e in engines if shard_of(game_id) in e.owned]
     return owner
@@ -111,8 +127,7 @@ async def test_stop_hands_every_game_over_at_once(long_leases: Harness) -> None:
     cluster = long_leases
     b = await add_engine(cluster, "engine-b")
     await balanced([cluster.engine, b])
-    seats = await cluster.players(12)
-    games = [await cluster.game(seats[i : i + 2]) for i in range(0, 12, 2)]
+    games, seats = await games_with_one_on(cluster, cluster.engine, 6)
     a_games = [i for i, g in enumerate(games) if owner_of([cluster.engine, b], g) is cluster.engine]
     assert a_games, "some game lands on the first engine (6 games, 32 shards each)"
     i = a_games[0]
@@ -132,8 +147,7 @@ async def test_stop_hands_every_game_over_at_once(long_leases: Harness) -> None:
 async def test_a_handover_charges_the_thinking_time_up_to_it(cluster: Harness) -> None:
     b = await add_engine(cluster, "engine-b")
     await balanced([cluster.engine, b])
-    seats = await cluster.players(12)
-    games = [await cluster.game(seats[i : i + 2], base_ms=60_000) for i in range(0, 12, 2)]
+    games, seats = await games_with_one_on(cluster, cluster.engine, 6, base_ms=60_000)
     on_a = [i for i, g in enumerate(games) if shard_of(g) in cluster.engine.owned]
     assert on_a
     i = on_a[0]
@@ -161,8 +175,7 @@ async def test_a_killed_engine_is_taken_over_within_the_lease_and_clocks_stay_fa
 ) -> None:
     b = await add_engine(cluster, "engine-b")
     await balanced([cluster.engine, b])
-    seats = await cluster.players(12)
-    games = [await cluster.game(seats[i : i + 2], base_ms=60_000) for i in range(0, 12, 2)]
+    games, seats = await games_with_one_on(cluster, cluster.engine, 6, base_ms=60_000)
     doomed = [i for i, g in enumerate(games) if shard_of(g) in cluster.engine.owned]
     assert doomed
     i = doomed[0]
@@ -191,10 +204,9 @@ async def test_a_killed_engine_is_taken_over_within_the_lease_and_clocks_stay_fa
 async def test_a_flag_falls_once_across_a_takeover(cluster: Harness) -> None:
     b = await add_engine(cluster, "engine-b")
     await balanced([cluster.engine, b])
-    players = await cluster.players(20, deposit=500)
-    games = [
-        await cluster.game(players[i : i + 2], base_ms=1_500, stake=100) for i in range(0, 20, 2)
-    ]
+    games, players = await games_with_one_on(
+        cluster, cluster.engine, 10, deposit=500, base_ms=1_500, stake=100
+    )
     on_a = [i for i, g in enumerate(games) if shard_of(g) in cluster.engine.owned]
     assert on_a
     i = on_a[0]
