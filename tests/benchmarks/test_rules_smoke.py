@@ -43,6 +43,8 @@ def test_rules_benchmark_quick(tmp_path: Path) -> None:
     assert ratio and float(ratio.group(1)) > 0
     medians = re.findall(r"^median parse_move\+play (\w+): ([\d.]+) us$", out, re.MULTILINE)
     assert {name for name, _ in medians} == {"fourchess", "chess"}
+    cycle = re.search(r"^engine move cycle fourchess: ([\d.]+) us/move$", out, re.MULTILINE)
+    assert cycle and float(cycle.group(1)) > 0
     verdicts = re.findall(r"^goal (.+): .+ (PASS|FAIL)$", out, re.MULTILINE)
     assert len(verdicts) == 2
     assert "python-chess perft start" in done.stderr  # progress
