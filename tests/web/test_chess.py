@@ -340,3 +340,69 @@ async def test_moves_made_offline_are_sent_once_on_reconnect(
     await black.click("#act-resign")
     await black.click("#confirm-yes")
     await expect(white.locator("#result h3")).to_have_text("You won")
+
+
+async def logged_kinds(server: Server, game_id: str) -> list[str]:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        detail = (await client.get(f"/api/v1/games/{game_id}")).json()
+    return [e["kind"] for e in detail["events"]]
+
+
+async def balance_of(server: Server, username: str) -> int:
+    token = await api_login(server, username)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        wallet = await client.get("/api/v1/wallet", headers={"Authorization": f"Bearer {token}"})
+    balance: int = wallet.json()["balance"]
+    return balance
+
+
+async def test_a_draw_offered_declined_then_agreed_splits_the_pot(
+    browser: Browser, server: Server, tabs: list[Tab]
+) -> None:
+    fay, gus = unique("fay"), unique("gus")
+    for name in (fay, gus):
+        await api_register(server, name)
+        await deposit(server, name, FUNDS)
+    f, _ = await log_in(browser, server, tabs, fay)
+    g, _ = await log_in(browser, server, tabs, gus)
+    game_id = await start_private_game(f, g, STAKE)
+    white, black = (f, g) if await seat(f) == 0 else (g, f)
+    await move(white, "e2", "e4")
+    await move(black, "e7", "e5")
+
+    # White offers: only Black is asked, and declines; the game goes on.
+    await white.click("#act-draw")
+    await expect(black.locator(".toast").last).to_contain_text("offers a draw")
+    await expect(black.locator("#act-accept")).to_be_visible()
+    await expect(black.locator("#act-decline")).to_be_visible()
+    await expect(white.locator("#act-accept")).to_be_hidden()
+    await black.click("#act-decline")
+    for page in (white, black):
+        await expect(page.locator("#act-accept")).to_be_hidden()
+    await move(white, "g1", "f3")
+
+    # Black offers in turn; White accepts: a draw by agreement for both.
+    await black.click("#act-draw")
+    await expect(white.locator("#act-accept")).to_be_visible()
+    await white.click("#act-accept")
+    for page in (white, black):
+        await expect(page.locator("#result h3")).to_have_text("Draw")
+        await expect(page.locator("#result")).to_contain_text("By agreement")
+        await expect(page.locator("#actions")).to_be_hidden()
+    kinds = await logged_kinds(server, game_id)
+    assert [k for k in kinds if k.startswith("draw")] == [
+        "draw_offered",
+        "draw_declined",
+        "draw_offered",
+        "draw_accepted",
+    ]
+    assert kinds[-1] == "game_over"
+    # The pot is split evenly (less the rake): the two wallets end equal, once settled
+    # (settlement follows the game_over event).
+    async with asyncio.timeout(10):
+        while True:
+            balances = [await balance_of(server, name) for name in (fay, gus)]
+            if all(b > FUNDS - STAKE for b in balances):
+                break
+            await asyncio.sleep(0.1)
+    assert balances[0] == balances[1] and balances[0] <= FUNDS

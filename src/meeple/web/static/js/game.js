@@ -412,8 +412,17 @@ export class GameScreen {
     });
     const reason = REASONS[r.reason] || r.reason || "";
     const mine = g.you !== null && placings[g.you] !== undefined ? placings[g.you] : null;
+    // A shared place is not a win: a drawn chess game is placed 1, 1.
+    const shared = mine !== null && placings.filter((p) => p === mine).length > 1;
+    const heading =
+      g.status === "aborted" ? "Aborted"
+      : mine === null ? "Result"
+      : shared && placings.every((p) => p === mine) ? "Draw"
+      : shared ? `You shared place #${mine}`
+      : mine === 1 ? "You won"
+      : `You placed #${mine}`;
     box.replaceChildren(
-      el("h3", {}, g.status === "aborted" ? "Aborted" : mine === 1 ? "You won" : mine ? `You placed #${mine}` : "Result"),
+      el("h3", {}, heading),
       el("p", { class: "muted" }, reason ? `By ${reason}` : ""),
       el("table", {}, [el("tbody", {}, rows)]),
       el("p", { id: "wallet-change" }, ""),
