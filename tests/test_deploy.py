@@ -9,7 +9,9 @@ and every metric an alert rule reads is one meeple exports.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,16 @@ ROLES = ("api", "gateway", "engine")
 SETTINGS = {f"MEEPLE_{name.upper()}" for name in Settings.model_fields}
 TEMPLATE = (DEPLOY / "nginx" / "nginx.conf.template").read_text()
 NGINX_VARS = set(re.findall(r"\$\{(MEEPLE_\w+)\}", TEMPLATE))
+RENDER = DEPLOY / "nginx" / "render"
+TLS_LINE = re.compile(r"^\s*#tls ", re.M)  # the template's optional TLS lines
+# What the template needs without TLS (deploy/nginx/README.md shows real values).
+NGINX_REQUIRED = {
+    "MEEPLE_NGINX_LISTEN": "8080",
+    "MEEPLE_API_SERVERS": "server 127.0.0.1:8001;",
+    "MEEPLE_GATEWAY_SERVERS": "server 127.0.0.1:8011;",
+    "MEEPLE_WEB_ROOT": "/srv/meeple/static",
+    "MEEPLE_NGINX_CONN_PER_ADDRESS": "100",
+}
 
 
 def _meeple_names(names: Any) -> set[str]:
@@ -65,9 +77,55 @@ def test_dockerfile_installs_the_project_and_sets_only_known_settings() -> None:
     names = set(re.findall(r"\b(MEEPLE_\w+)=", text))
     assert names, text
     assert names <= SETTINGS | NGINX_VARS, names - SETTINGS - NGINX_VARS
-    # The router renders exactly the template's placeholders.
-    rendered = set(re.findall(r"\$\{(MEEPLE_\w+)\}", text))
-    assert rendered == NGINX_VARS
+    # The router renders the template with deploy/nginx/render, as the tests do.
+    assert "COPY deploy/nginx/nginx.conf.template deploy/nginx/render /etc/meeple/" in text
+    assert "/etc/meeple/render > /etc/meeple/nginx.conf && nginx -t" in text
+
+
+def _render(**values: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEEPLE_")}
+    return subprocess.run(
+        [str(RENDER)],
+        env={**env, **NGINX_REQUIRED, **values},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_nginx_render_substitutes_exactly_the_template_placeholders() -> None:
+    script = RENDER.read_text()
+    lists = re.findall(r'^(?:REQUIRED|TLS)="([^"]*)"', script, re.M)
+    assert {name for names in lists for name in names.split()} == NGINX_VARS
+    done = _render()
+    assert done.returncode == 0, done.stderr
+    assert "${MEEPLE_" not in done.stdout
+    assert "$proxy_add_x_forwarded_for" in done.stdout  # nginx's own variables stay
+
+
+def test_nginx_tls_lines_are_rendered_only_with_a_certificate() -> None:
+    plain = _render()
+    assert plain.returncode == 0, plain.stderr
+    assert not TLS_LINE.search(plain.stdout)
+    assert "ssl_" not in plain.stdout and " 308 " not in plain.stdout
+    tls = _render(MEEPLE_NGINX_TLS_CERT="/etc/tls/chain.pem", MEEPLE_NGINX_TLS_KEY="/etc/tls/k.pem")
+    assert tls.returncode == 0, tls.stderr
+    assert not TLS_LINE.search(tls.stdout)
+    lines = {line.strip() for line in tls.stdout.splitlines()}
+    assert "listen 443 ssl http2;" in lines  # the defaults of render
+    assert "return 308 https://$host$request_uri;" in lines
+    assert {
+        "ssl_certificate /etc/tls/chain.pem;",
+        "ssl_certificate_key /etc/tls/k.pem;",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "add_header Strict-Transport-Security $meeple_hsts always;",
+    } <= lines
+    # A certificate without its key (or the other way round) is a mistake, not HTTP.
+    half = _render(MEEPLE_NGINX_TLS_CERT="/etc/tls/chain.pem")
+    assert half.returncode == 2 and "MEEPLE_NGINX_TLS_KEY" in half.stderr
+    missing = _render(MEEPLE_WEB_ROOT="")
+    assert missing.returncode == 2 and "MEEPLE_WEB_ROOT" in missing.stderr
 
 
 def _k8s() -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 ::
 
-    clients -> nginx (deploy/nginx/nginx.conf.template)
+    clients -> nginx (deploy/nginx/nginx.conf.template, rendered by deploy/nginx/render)
                  /api/ -> api-1, api-2 ---------------------> PostgreSQL
                  /ws   -> gateway-1, gateway-2 --> Redis <--> engine-1, engine-2
                                                    (each engine runs a matchmaker too)
@@ -17,7 +17,6 @@ its logs under the prefix.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -33,7 +32,7 @@ from tests.services import PostgresServer, RedisServer, free_port
 
 MEEPLE = [sys.executable, "-m", "meeple.cli"]
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "deploy" / "nginx" / "nginx.conf.template"
+RENDER = REPO / "deploy" / "nginx" / "render"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PASSWORD = "correct horse battery 1"
 OPERATOR = "operator1"
@@ -187,18 +186,21 @@ def upstream_servers(roles: Iterable[Role], max_fails: int = 1, fail_timeout_s: 
     )
 
 
-def render(template: str, values: dict[str, str]) -> str:
-    """``envsubst`` with an explicit list of names: ``${NAME}`` for each name given.
-
-    Every ``${MEEPLE_...}`` of the template must be given; nginx's own ``$vars`` stay.
-    """
-    out = template
-    for name, value in values.items():
-        out = out.replace("${" + name + "}", value)
-    left = sorted(set(re.findall(r"\$\{(MEEPLE_\w+)\}", out)))
-    if left:
-        raise KeyError(f"template values missing: {left}")
-    return out
+def render(values: dict[str, str]) -> str:
+    """The template rendered by ``deploy/nginx/render`` (as in production) with ``values``
+    as its only ``MEEPLE_*`` environment; raises if the script refuses them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEEPLE_")}
+    done = subprocess.run(
+        [str(RENDER)],
+        env={**env, **values},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ValueError(f"render refused {sorted(values)}: {done.stderr.strip()}")
+    return done.stdout
 
 
 class Nginx:
@@ -217,7 +219,7 @@ class Nginx:
         prefix.chmod(0o755)
         (prefix / "tmp").chmod(0o755)
         self.values = dict(values)
-        self.conf.write_text(render(TEMPLATE.read_text(), values))
+        self.conf.write_text(render(values))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

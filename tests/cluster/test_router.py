@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -142,3 +144,93 @@ async def test_connections_per_address_are_limited(cluster: Cluster) -> None:
         for client in clients:
             await client.close()
         limited.stop()
+
+
+def _self_signed(where: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1 (P-256, one day) and its key."""
+    cert, key = where / "cert.pem", where / "key.pem"
+    argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    argv += ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1"]
+    argv += ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+    made = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return cert, key
+
+
+async def test_tls_serves_https_and_wss_and_redirects_plain_http(cluster: Cluster) -> None:
+    """A third nginx from the template with a certificate: the API over HTTPS with HSTS,
+    a game connection over wss:// (HTTP/2 offered, /ws upgraded over HTTP/1.1), plain
+    HTTP redirected to HTTPS with its method kept, and /healthz still plain."""
+    prefix = cluster.root / f"nginx-tls-{uuid.uuid4().hex[:6]}"
+    prefix.mkdir()
+    cert, key = _self_signed(prefix)
+    plain_port, tls_port = free_port(), free_port()
+    secure = Nginx(
+        prefix,
+        {
+            **cluster.nginx.values,
+            "MEEPLE_NGINX_LISTEN": f"127.0.0.1:{plain_port}",
+            "MEEPLE_NGINX_TLS_LISTEN": f"127.0.0.1:{tls_port}",
+            "MEEPLE_NGINX_TLS_CERT": str(cert),
+            "MEEPLE_NGINX_TLS_KEY": str(key),
+            "MEEPLE_NGINX_TLS_REDIRECT": f"https://$host:{tls_port}",
+        },
+    )
+    checked = secure.check()
+    assert checked.returncode == 0, checked.stderr
+    secure.start()  # waits for plain /healthz: 200, not redirected
+    trust = ssl.create_default_context(cafile=str(cert))
+    (account,) = await register(cluster, 1)
+    origin = f"https://localhost:{tls_port}"
+    try:
+        async with httpx.AsyncClient(verify=trust) as https:
+            me = await https.get(
+                f"{origin}/api/v1/me", headers={"Authorization": f"Bearer {account.token}"}
+            )
+            assert me.status_code == 200, me.text
+            assert me.json()["id"] == account.player_id
+            assert me.headers["strict-transport-security"] == "max-age=63072000"
+
+        async with httpx.AsyncClient() as http:
+            plain = f"http://localhost:{plain_port}"
+            moved = await http.get(f"{plain}/api/v1/games?status=active")
+            assert moved.status_code == 308
+            assert moved.headers["location"] == f"{origin}/api/v1/games?status=active"
+            assert "strict-transport-security" not in moved.headers
+            posted = await http.post(f"{plain}/api/v1/auth/login", json={})
+            assert posted.status_code == 308  # not 301: the client re-sends the POST
+            health = await http.get(f"{plain}/healthz")
+            assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+        offer = ssl.create_default_context(cafile=str(cert))
+        offer.set_alpn_protocols(["h2", "http/1.1"])
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", tls_port, ssl=offer, server_hostname="localhost"
+        )
+        try:
+            assert writer.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
+            assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+        client = await Client.connect(
+            f"wss://localhost:{tls_port}/ws",
+            account.token,
+            reconnect=False,
+            connect_kwargs={"ssl": trust},
+        )
+        try:
+            assert client.player_id == account.player_id
+            pong = await client.ping()
+            assert pong.server_time_ms > 0
+        finally:
+            await client.close()
+    finally:
+        secure.stop()

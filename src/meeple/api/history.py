@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meeple.api.problems import ApiError
@@ -123,23 +123,7 @@ async def list_games(
     ``minute_ms`` is how long a time control's minute lasts on this deployment, so that
     the time control reads as players chose it (``"3+2"``) even where clocks are scaled.
     """
-    query = (
-        select(games)
-        .where(games.c.status == status, games.c.started_at.is_not(None))
-        .order_by(games.c.started_at.desc(), games.c.id.desc())
-        .limit(limit + 1)
-    )
-    if game is not None:
-        query = query.where(games.c.game == game)
-    if cursor is not None:
-        started_at, game_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                games.c.started_at < started_at,
-                and_(games.c.started_at == started_at, games.c.id < game_id),
-            )
-        )
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(list_query(status, game, limit + 1, cursor))).all()
     page, more = rows[:limit], len(rows) > limit
     seats = await _seats(conn, [row.id for row in page])
     items = [
@@ -162,6 +146,27 @@ async def list_games(
     ]
     next_cursor = encode_cursor(page[-1].started_at, page[-1].id) if more and page else None
     return GameList(items=items, next_cursor=next_cursor)
+
+
+def list_query(status: str, game: str | None, limit: int, cursor: str | None) -> Select[Any]:
+    """The query of :func:`list_games`: a keyset page read off ``ix_games_status_started``.
+
+    The cursor is one row-value comparison, ``(started_at, id) < (?, ?)``, so that both
+    backends start the backward index scan at the cursor instead of filtering every
+    newer row (tests/api/test_games_index.py checks the plans).
+    """
+    query = (
+        select(games)
+        .where(games.c.status == status, games.c.started_at.is_not(None))
+        .order_by(games.c.started_at.desc(), games.c.id.desc())
+        .limit(limit)
+    )
+    if game is not None:
+        query = query.where(games.c.game == game)
+    if cursor is not None:
+        started_at, game_id = decode_cursor(cursor)
+        query = query.where(tuple_(games.c.started_at, games.c.id) < tuple_(started_at, game_id))
+    return query
 
 
 def _time_control(base_ms: int, increment_ms: int, minute_ms: int) -> str:

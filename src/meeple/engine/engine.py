@@ -63,6 +63,8 @@ KEEP_ENDED_S = 120.0  # ended games stay loaded this long for late commands and 
 ENGINES_TOPIC = "engines"  # "joined"/"left": the others rebalance at once
 POP_WAIT_S = 0.2  # an idle pop's wait: also how long stop() waits before handing over
 STORE_UNREACHABLE = "the game store is unreachable; retry with the same command id"
+# Seconds before an ended game whose closing failed is tried again.
+SETTLE_RETRY_S = 5.0
 
 
 class Engine:
@@ -385,9 +387,7 @@ class Engine:
                 await self._reply_all(retry, "games_unavailable", "the game moved; retry")
         except Exception as exc:
             # Nothing of the batch was committed; senders retry with the same ids.
-            if store_unreachable(exc):
-                # A stopped or restarting store is an outage, not our bug.
-                self._store_outage.failed(exc)
+            if self._store_failed(exc):
                 code, message = "games_unavailable", STORE_UNREACHABLE
             else:
                 log.exception("batch of %d commands failed", len(commands))
@@ -721,8 +721,20 @@ class Engine:
     async def _snapshot(self, table: Table) -> None:
         try:
             await storage.save_snapshot(self.store, table)
-        except Exception:
-            log.exception("snapshot of %s at %d failed", table.game_id, table.seq)
+        except Exception as exc:
+            # A snapshot only shortens replay: a missed one is taken at the next interval.
+            if not self._store_failed(exc):
+                log.exception("snapshot of %s at %d failed", table.game_id, table.seq)
+        else:
+            self._store_outage.succeeded()
+
+    def _store_failed(self, exc: Exception) -> bool:
+        """Whether ``exc`` is the store being unreachable: an outage, logged once for all
+        of the engine's store paths (batches, snapshots, settlement), not our bug."""
+        if store_unreachable(exc):
+            self._store_outage.failed(exc)
+            return True
+        return False
 
     # ---------------------------------------------------------------------- timers
 
@@ -755,10 +767,13 @@ class Engine:
                     continue
                 try:
                     await settlement.close(self.store, self.ledger, self.settings, table)
-                except Exception:
+                except Exception as exc:
+                    self._spawn(self._wake_later(SETTLE_RETRY_S))
+                    if self._store_failed(exc):
+                        break  # the other games would fail alike: all of them next time
                     log.exception("closing game %s failed; will retry", game_id)
-                    self._spawn(self._wake_later(5.0))
                     continue
+                self._store_outage.succeeded()
                 self._unsettled.discard(game_id)
 
     async def _wake_later(self, delay_s: float) -> None:

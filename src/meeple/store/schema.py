@@ -187,7 +187,9 @@ games = Table(
     Column("ended_at", Stamp, nullable=True),
     CheckConstraint("status in ('pending', 'active', 'finished', 'aborted')", name="status"),
     CheckConstraint("stake >= 0", name="stake"),
-    Index("ix_games_status", "status"),
+    # The public list of games: WHERE status = ? ORDER BY started_at DESC, id DESC
+    # (api/history.py), read backwards off the index; also every lookup by status.
+    Index("ix_games_status_started", "status", "started_at", "id"),
 )
 
 game_seats = Table(
