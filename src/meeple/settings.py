@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         description="How long an engine lets a batch fill after its first command. 0: "
         "none; commands that arrive during a commit make the next batch (group commit).",
     )
+    gc_gen0_threshold: int = Field(
+        10_000,
+        ge=0,
+        description="After start-up a server freezes its heap (gc.freeze) and runs the "
+        "garbage collector's young pass every this many allocations (Python's default: "
+        "700). 0: leave the collector as Python sets it.",
+    )
     engine_pipeline_depth: int = Field(
         2,
         ge=1,

@@ -93,7 +93,9 @@ def run_role(
         timeout_graceful_shutdown=10,
         **extra,  # type: ignore[arg-type]
     )
-    server = _DrainingServer(config, announce, on_signal)
+    server = _DrainingServer(
+        config, announce, on_signal, gc_gen0_threshold=settings.gc_gen0_threshold
+    )
     try:
         server.run()
     finally:

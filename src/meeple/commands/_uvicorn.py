@@ -12,6 +12,7 @@ from collections.abc import Generator
 import uvicorn
 from starlette.types import ASGIApp
 
+from meeple.obs.runtime import settle_heap
 from meeple.settings import Settings
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -24,9 +25,12 @@ class _Server(uvicorn.Server):
     KeyboardInterrupt traceback; a drained, stopped server is a clean exit.
     """
 
-    def __init__(self, config: uvicorn.Config, announce: str | None) -> None:
+    def __init__(
+        self, config: uvicorn.Config, announce: str | None, *, gc_gen0_threshold: int = 0
+    ) -> None:
         super().__init__(config)
         self._announce = announce
+        self._gc_gen0_threshold = gc_gen0_threshold
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -42,6 +46,8 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started:
+            settle_heap(self._gc_gen0_threshold)  # after the lifespan: stores, engines up
         if self._announce is not None and self.started:
             for server in self.servers:
                 for sock in server.sockets:
@@ -64,6 +70,6 @@ def serve(app: ASGIApp, settings: Settings, *, announce: str | None = None) -> i
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = _Server(config, announce)
+    server = _Server(config, announce, gc_gen0_threshold=settings.gc_gen0_threshold)
     server.run()
     return 0 if server.started else 1

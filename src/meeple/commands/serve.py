@@ -38,9 +38,14 @@ class _DrainingServer(_Server):
     """Drains the gateway on the first signal, before uvicorn closes the sockets."""
 
     def __init__(
-        self, config: uvicorn.Config, announce: str, drain: Callable[[], Awaitable[None]]
+        self,
+        config: uvicorn.Config,
+        announce: str,
+        drain: Callable[[], Awaitable[None]],
+        *,
+        gc_gen0_threshold: int = 0,
     ) -> None:
-        super().__init__(config, announce)
+        super().__init__(config, announce, gc_gen0_threshold=gc_gen0_threshold)
         self._drain = drain
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
@@ -95,7 +100,12 @@ def run(args: argparse.Namespace) -> int:
         # task per connection); every other request goes to the ASGI app.
         **uvicorn_options(lambda: runtime.gateway),
     )
-    server = _DrainingServer(config, "meeple serving", app.state.runtime.drain)
+    server = _DrainingServer(
+        config,
+        "meeple serving",
+        app.state.runtime.drain,
+        gc_gen0_threshold=settings.gc_gen0_threshold,
+    )
     try:
         server.run()
     finally:
