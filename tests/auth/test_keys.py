@@ -53,6 +53,9 @@ def test_tokens_carry_the_current_kid_and_previous_keys_never_sign() -> None:
 def test_previous_key_verifies_until_it_is_dropped() -> None:
     old_token, claims = TokenSigner(OLD, 900).issue(3, "p", "player", None)
     assert verify_access_token(old_token, KeyRing(NEW, [OLD])) == claims
+    # Staged before it signs (rotation step 2): a listed key verifies whatever its age.
+    new_token, new_claims = TokenSigner(NEW, 900).issue(3, "p", "player", None)
+    assert verify_access_token(new_token, KeyRing(OLD, [NEW])) == new_claims
     with pytest.raises(InvalidToken, match="unknown key") as refused:
         verify_access_token(old_token, KeyRing(NEW))
     assert refused.value.code == "invalid_token"
