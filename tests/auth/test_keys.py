@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import json
 import time
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import jwt
@@ -18,7 +16,6 @@ import pytest
 from meeple.auth.errors import InvalidToken, TokenExpired
 from meeple.auth.keys import KeyRing, key_id, load_key_ring, split_keys
 from meeple.auth.tokens import ALGORITHM, TokenSigner, verify_access_token
-from meeple.cli import main
 from meeple.settings import Settings
 from tests.auth.forge import legacy_token
 
@@ -118,30 +115,3 @@ def test_load_key_ring_reads_the_previous_keys_setting(tmp_path: Path) -> None:
     generated = load_key_ring(Settings(data_dir=tmp_path, signing_keys_previous=OLD))
     assert generated.current == (tmp_path / "signing.key").read_text().strip()
     assert generated.previous == (OLD,)
-
-
-def run_keys(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        status = main(["keys", *args])
-    return status, out.getvalue(), err.getvalue()
-
-
-def test_keys_new_prints_a_fresh_key_each_time() -> None:
-    status, first, _ = run_keys("new")
-    _, second, _ = run_keys("new")
-    assert status == 0
-    assert len(first.strip()) == 64 and first != second
-
-
-def test_keys_show_prints_ids_never_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MEEPLE_SIGNING_KEY", "MEEPLE_SIGNING_KEYS_PREVIOUS", "MEEPLE_DATA_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    status, out, err = run_keys("show", "--data-dir", str(tmp_path))
-    assert status == 1 and "no signing key" in err and out == ""
-    assert not (tmp_path / "signing.key").exists()  # show never creates one
-    monkeypatch.setenv("MEEPLE_SIGNING_KEY", NEW)
-    monkeypatch.setenv("MEEPLE_SIGNING_KEYS_PREVIOUS", f"{OLD},{OTHER}")
-    status, out, _ = run_keys("show", "--data-dir", str(tmp_path))
-    assert status == 0
-    assert out == f"current {key_id(NEW)}\nprevious {key_id(OLD)}\nprevious {key_id(OTHER)}\n"
