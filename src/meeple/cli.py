@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bots": ("bots", "bots that queue and play random legal moves"),
     "config": ("config", "list every setting (MEEPLE_* variables) with its default"),
     "accounts": ("accounts", "operator accounts: `create-operator USERNAME`, `promote USERNAME`"),
+    "keys": ("keys", "signing keys: `new` prints a fresh key, `show` the configured key ids"),
 }
 
 

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="Secret that signs access tokens (HS256). Default: generated once and "
         "kept in <data_dir>/signing.key. Every api and gateway process must share it.",
     )
+    signing_keys_previous: str = Field(
+        "",
+        description="Comma-separated former signing keys that still verify access tokens "
+        "but never sign: a rotation's overlap window. Keep the old key here for at least "
+        "access_token_ttl_s after the new one is in MEEPLE_SIGNING_KEY, on every api and "
+        "gateway process, then drop it.",
+    )
     access_token_ttl_s: int = Field(900, description="Lifetime of an access token, seconds.")
     refresh_token_ttl_s: int = Field(
         30 * 24 * 3600, description="Lifetime of a refresh token, seconds."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jwt
 
+from meeple.auth.keys import key_id
 from tests.api.conftest import (
     PASSWORD,
     ApiServer,
@@ -46,6 +47,7 @@ def test_access_token_claims(api: ApiServer) -> None:
     key = (api.data_dir / "signing.key").read_text()
     assert (api.data_dir / "signing.key").stat().st_mode & 0o777 == 0o600
     claims = jwt.decode(account.access_token, key, algorithms=["HS256"])
+    assert jwt.get_unverified_header(account.access_token)["kid"] == key_id(key)
     assert set(claims) >= {"sub", "role", "exp", "iat", "jti", "sid", "name"}
     assert claims["role"] == "player"
     assert claims["name"] == account.username

@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import jwt
 
+from meeple.auth.keys import key_id
+from meeple.client.http import Api
 from tests.e2e.conftest import Platform, make_server
 
 TOKEN_TTL_S = 3
@@ -42,6 +44,49 @@ async def test_tokens_are_checked_at_connect(platform: Platform) -> None:
         refused = await platform.connect(token)
         assert (await refused.type("error"))["code"] == "unauthorized"
         assert await refused.wait_closed() == 4401
+
+
+OLD_KEY = "e2e-rotation-old-signing-key-0123456789abcdef"
+NEW_KEY = "e2e-rotation-new-signing-key-0123456789abcdef"
+
+
+async def test_a_signing_key_rotation_logs_nobody_out(data_root: Path) -> None:
+    """`meeple serve` restarted through a rotation: OLD; NEW with OLD previous; NEW."""
+    server = make_server(data_root, MEEPLE_SIGNING_KEY=OLD_KEY)
+    platform = Platform(server)
+
+    def restart(current: str, previous: str = "") -> None:
+        server.stop()
+        server.env |= {"MEEPLE_SIGNING_KEY": current, "MEEPLE_SIGNING_KEYS_PREVIOUS": previous}
+        server.start()
+
+    async def admitted(token: str) -> bool:
+        client = await platform.connect(token)
+        first = await client.wait_for(lambda f: f["type"] in ("welcome", "error"))
+        if first["type"] == "error":
+            assert first["code"] == "unauthorized" and await client.wait_closed() == 4401
+        return first["type"] == "welcome"
+
+    try:
+        server.start()
+        player = await platform.player()
+        old = player.token
+        assert jwt.get_unverified_header(old)["kid"] == key_id(OLD_KEY)
+
+        restart(NEW_KEY, OLD_KEY)
+        assert await admitted(old)
+        async with Api(server.base_url) as api:
+            fresh = await api.refresh(player.tokens.refresh_token)  # a stored session
+            assert (await api.wallet(old))["balance"] == 0  # the api accepts OLD too
+        assert jwt.get_unverified_header(fresh.access_token)["kid"] == key_id(NEW_KEY)
+        assert await admitted(fresh.access_token)
+
+        restart(NEW_KEY)
+        assert not await admitted(old)
+        assert await admitted(fresh.access_token)
+    finally:
+        await platform.close()
+        server.stop()
 
 
 async def test_bad_frames_get_their_codes(platform: Platform) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from meeple.auth.tokens import TokenSigner
 from meeple.protocol.internal import game_topic
 from meeple.store.schema import game_events
+from tests.auth.forge import legacy_token
 from tests.gateway.conftest import KEY, MakeRig, Rig
 
 
@@ -56,6 +57,34 @@ async def test_bad_tokens_get_their_code_and_4401(rig: Rig) -> None:
         error = await client.type("error")
         assert error["code"] == code
         assert await client.wait_closed() == 4401
+
+
+OLD_KEY = "the-gateway-tests-former-signing-key-0123456789"
+
+
+async def test_previous_signing_key_verifies_until_it_is_dropped(make_rig: MakeRig) -> None:
+    # A rotation: KEY is current, OLD_KEY still verifies during the overlap.
+    overlap = await make_rig(signing_keys_previous=f"{OLD_KEY},")
+    player_id, current = await overlap.player()
+    old, _ = TokenSigner(OLD_KEY, 900).issue(player_id, "p", "player", None)
+    unknown, _ = TokenSigner("a-key-no-gateway-was-given-0123456789", 900).issue(
+        player_id, "p", "player", None
+    )
+    legacy_old, legacy_current = legacy_token(OLD_KEY, player_id), legacy_token(KEY, player_id)
+    for token in (current, old, legacy_old, legacy_current):
+        welcome = await (await overlap.connect(token)).type("welcome")
+        assert welcome["player_id"] == player_id
+    # The old key dropped: what it signed is refused; the current key's tokens are not.
+    dropped = await make_rig()
+    refusals = [(dropped, old), (dropped, legacy_old), (dropped, unknown), (overlap, unknown)]
+    for rig, token in refusals:
+        client = await rig.connect(token)
+        error = await client.type("error")
+        assert (error["code"], await client.wait_closed()) == ("unauthorized", 4401)
+        if token is not legacy_old:  # no kid: no key to name
+            assert "signed with an unknown key" in error["message"]
+    for token in (current, legacy_current):
+        await dropped.welcome(token)
 
 
 async def test_per_address_connection_limit(make_rig: MakeRig) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meeple.auth.keys import load_key_ring
 from meeple.auth.passwords import PasswordHasher
 from meeple.auth.sessions import Sessions
 from meeple.auth.throttle import LoginThrottle
-from meeple.auth.tokens import TokenSigner, load_signing_key
+from meeple.auth.tokens import TokenSigner
 from meeple.ledger import Ledger
 from meeple.settings import Settings
 from meeple.store.database import Store
@@ -28,7 +29,7 @@ class ApiContext:
     @classmethod
     def build(cls, settings: Settings, store: Store) -> ApiContext:
         """Wire the services for ``settings`` on ``store``."""
-        signer = TokenSigner(load_signing_key(settings), settings.access_token_ttl_s)
+        signer = TokenSigner(load_key_ring(settings), settings.access_token_ttl_s)
         return cls(
             settings=settings,
             store=store,

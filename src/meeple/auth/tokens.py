@@ -2,36 +2,29 @@
 
 Claims: ``sub`` (the player id, as a string), ``name`` (the username), ``role``
 (``player`` or ``operator``), ``sid`` (the session family, so a logout can be honoured
-by whoever checks the store), ``iat``, ``exp`` and ``jti`` (a random token id).
-
-The signing key is the ``signing_key`` setting or, on embedded defaults, a random key
-generated once and kept in ``<data_dir>/signing.key`` (mode 0600). Every process of one
-deployment must share it.
+by whoever checks the store), ``iat``, ``exp`` and ``jti`` (a random token id). The
+header's ``kid`` names the key that signed it (:mod:`meeple.auth.keys`): verification
+uses that key if the ring holds it, and refuses the token otherwise. A token without
+``kid`` (issued before key ids existed) is tried against every key of the ring, the
+current one first.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import jwt
 
 from meeple.auth.errors import InvalidToken, TokenExpired
+from meeple.auth.keys import KeyRing
 
 ALGORITHM = "HS256"
 ROLES = frozenset({"player", "operator"})
 _REQUIRED = ["sub", "role", "exp", "iat", "jti"]
-
-
-class _KeySettings(Protocol):
-    @property
-    def signing_key(self) -> str | None: ...
-    @property
-    def data_dir(self) -> Path: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,42 +40,15 @@ class AccessClaims:
     token_id: str
 
 
-def load_signing_key(settings: _KeySettings) -> str:
-    """The configured signing key, or the one kept in the data dir (created on first use)."""
-    if settings.signing_key:
-        return settings.signing_key
-    return _key_file(settings.data_dir / "signing.key")
-
-
-def _key_file(path: Path) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write a private temp file, then link it into place: link fails if another
-        # process won the race, and nobody ever reads a half-written key.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_urlsafe(48).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    key = path.read_text().strip()
-    if not key:
-        raise RuntimeError(f"signing key file {path} is empty")
-    return key
+def _ring(keys: KeyRing | str) -> KeyRing:
+    return keys if isinstance(keys, KeyRing) else KeyRing(keys)
 
 
 class TokenSigner:
-    """Issues access tokens with one key and lifetime."""
+    """Issues access tokens with the ring's current key, and verifies them with the ring."""
 
-    def __init__(self, key: str, ttl_s: int) -> None:
-        self._key = key
+    def __init__(self, keys: KeyRing | str, ttl_s: int) -> None:
+        self.keys = _ring(keys)
         self.ttl_s = ttl_s
 
     def issue(
@@ -109,25 +75,24 @@ class TokenSigner:
         }
         if session_id is not None:
             payload["sid"] = session_id
-        return jwt.encode(payload, self._key, algorithm=ALGORITHM), claims
+        headers = {"kid": self.keys.current_id}
+        token = jwt.encode(payload, self.keys.current, algorithm=ALGORITHM, headers=headers)
+        return token, claims
 
     def verify(self, token: str) -> AccessClaims:
-        """Shortcut for :func:`verify_access_token` with this signer's key."""
-        return verify_access_token(token, self._key)
+        """Shortcut for :func:`verify_access_token` with this signer's keys."""
+        return verify_access_token(token, self.keys)
 
 
-def verify_access_token(token: str, key: str) -> AccessClaims:
-    """The claims of ``token`` if it is well-formed, signed with ``key`` and not expired.
+def verify_access_token(token: str, keys: KeyRing | str) -> AccessClaims:
+    """The claims of ``token`` if it is well-formed, signed with a key of ``keys`` (a
+    ring, or one key) and not expired.
 
     Raises :class:`TokenExpired` for an expired token and :class:`InvalidToken` for any
-    other defect. Needs no store: any api or gateway process verifies alone.
+    other defect, a key the ring does not hold included. Needs no store: any api or
+    gateway process verifies alone.
     """
-    try:
-        payload = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": _REQUIRED})
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenExpired("access token has expired") from exc
-    except jwt.PyJWTError as exc:
-        raise InvalidToken("access token is not valid") from exc
+    payload = _decode(token, _candidates(token, _ring(keys)))
     sub, role, sid = payload["sub"], payload["role"], payload.get("sid")
     if not (isinstance(sub, str) and sub.isdigit()) or role not in ROLES:
         raise InvalidToken("access token has malformed claims")
@@ -143,3 +108,41 @@ def verify_access_token(token: str, key: str) -> AccessClaims:
         expires_at=int(payload["exp"]),
         token_id=str(payload["jti"]),
     )
+
+
+def _candidates(token: str, ring: KeyRing) -> tuple[str, ...]:
+    """The keys to try on ``token``: the one its ``kid`` names, or all for a legacy token."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("access token is not valid") from exc
+    if kid is None:
+        return ring.keys
+    key = ring.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        shown = kid[:16] if isinstance(kid, str) else "?"
+        raise InvalidToken(
+            f"access token is signed with an unknown key (kid {shown!r}): refresh it"
+        )
+    return (key,)
+
+
+def _decode(token: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The payload of ``token`` verified with the first of ``keys`` whose signature
+    matches (the claims are checked only once a signature matched)."""
+    try:
+        for key in keys[:-1]:
+            with contextlib.suppress(jwt.InvalidSignatureError):
+                return _decode_with(token, key)
+        return _decode_with(token, keys[-1])
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("access token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("access token is not valid") from exc
+
+
+def _decode_with(token: str, key: str) -> dict[str, Any]:
+    payload: dict[str, Any] = jwt.decode(
+        token, key, algorithms=[ALGORITHM], options={"require": _REQUIRED}
+    )
+    return payload

@@ -11,7 +11,7 @@ import sys
 
 from meeple.settings import Settings, load
 
-SECRET_FIELDS = frozenset({"signing_key", "database_url", "redis_url"})
+SECRET_FIELDS = frozenset({"signing_key", "signing_keys_previous", "database_url", "redis_url"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         settings = load()
         for name in Settings.model_fields:
             value = getattr(settings, name)
-            if name in SECRET_FIELDS and value is not None:
+            if name in SECRET_FIELDS and value:
                 value = "(set)"
             sys.stdout.write(f"MEEPLE_{name.upper()}={value}\n")
         return 0

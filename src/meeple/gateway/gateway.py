@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from meeple.auth.errors import InvalidToken, TokenExpired
-from meeple.auth.tokens import AccessClaims, load_signing_key, verify_access_token
+from meeple.auth.keys import load_key_ring
+from meeple.auth.tokens import AccessClaims, verify_access_token
 from meeple.bus.base import Bus, BusUnavailable
 from meeple.gateway.commands import CommandRouter
 from meeple.gateway.connection import (
@@ -93,7 +94,7 @@ class Gateway:
         self.addresses = AddressLimiter(settings.ws_max_per_address)
         self.connections: set[Connection] = set()
         self.draining = False
-        self._signing_key = load_signing_key(settings)
+        self._keys = load_key_ring(settings)
         self._loop_task: asyncio.Task[None] | None = None
         self._emptied = asyncio.Event()
 
@@ -172,7 +173,7 @@ class Gateway:
         try:
             if not token:
                 raise InvalidToken("no access token (?token= or Authorization: Bearer)")
-            claims = verify_access_token(token, self._signing_key)
+            claims = verify_access_token(token, self._keys)
         except TokenExpired as exc:
             return error_frame("token_expired", exc.message), CLOSE_UNAUTHORIZED
         except InvalidToken as exc:
