@@ -237,14 +237,19 @@ class MeepleRoom(Room):
             if view.finished:
                 return
             await self.pace()
-            moves = view.legal_moves()
+            # The same rules work as a relay seat: list the moves, format the one chosen.
+            game, state, seat = view.rules, view.state, view.you
+            if game is None or state is None or seat is None:
+                continue
+            moves = game.legal_moves(state, seat)
             if not moves:
                 continue
+            text = game.format_move(state, self.rng.choice(moves))
             seq = view.seq + 1
             sent = time.monotonic()
             self.sent_at[(game_id, seq)] = sent
             try:
-                ack = await client.move(game_id, self.rng.choice(moves))
+                ack = await client.move(game_id, text)
             except CommandError as exc:
                 self.recorder.error(exc.code)
                 if exc.code == "game_over":
