@@ -2,18 +2,23 @@
 
 ::
 
-    python benchmarks/serve.py                 # ~2 minutes; figures on stdout
+    python benchmarks/serve.py                 # ~3 minutes; figures on stdout
     python benchmarks/serve.py --quick         # the smoke test's seconds-long run
     python benchmarks/serve.py --only relay    # the baseline alone
+    python benchmarks/serve.py --repeat 1 --phases 1   # one max-load run of each
 
 Load: rooms of four playing fourchess (random legal moves, every seat keeping the
-rules state), driven from ``--workers`` client processes. Phases:
+rules state and doing the same rules work), driven from ``--workers`` client
+processes. Phases:
 
 1. relay, no think time: a minimal ``websockets`` server that only rebroadcasts
    each frame to its room (no auth, no rules, no store) -> the baseline moves/s;
 2. meeple, no think time -> max moves/s; the ratio to the relay (goal >= 0.5);
+   phases 1 and 2 alternate ``--repeat`` times (default 3) on the same two servers
+   and the ratio printed is the median of the runs' ratios: this machine's speed
+   drifts by a third from minute to minute, and alternating makes it weigh on both;
 3. meeple, fixed think time (``--think-ms``);
-4. meeple at half its measured max (paced rooms) -> p99 ack (goal < 50 ms).
+4. meeple at half its (median) max (paced rooms) -> p99 ack (goal < 50 ms).
 
 Per phase: moves/s, ack latency p50/p99 (move sent -> its ack), delivery latency
 p50/p99 (move sent -> event received by each other seat), server CPU ms per move
@@ -27,10 +32,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,8 +203,9 @@ def run_phase(
     return figures
 
 
-def relay_phases(args: argparse.Namespace) -> list[Figures]:
-    """The baseline: the same load against the bare relay."""
+@contextlib.contextmanager
+def relay_server() -> Iterator[tuple[str, int]]:
+    """The baseline server in a child process: its URL and pid."""
     port = h.free_port()
     ready = CTX.Event()
     relay = CTX.Process(target=relay_main, args=(port, ready), daemon=True)
@@ -205,7 +214,7 @@ def relay_phases(args: argparse.Namespace) -> list[Figures]:
         if not ready.wait(30):
             raise RuntimeError("relay did not start")
         assert relay.pid is not None
-        return [run_phase("relay, no think", "relay", f"ws://127.0.0.1:{port}", relay.pid, args)]
+        yield f"ws://127.0.0.1:{port}", relay.pid
     finally:
         relay.terminate()
         relay.join(10)
@@ -225,49 +234,72 @@ async def _accounts(base_url: str, count: int) -> list[str]:
         return list(await asyncio.gather(*(one(n) for n in range(count))))
 
 
-def meeple_phases(args: argparse.Namespace, data_dir: Path) -> list[Figures]:
-    """meeple at max load, with think time, and at half its max."""
+@contextlib.contextmanager
+def meeple_server(args: argparse.Namespace, data_dir: Path) -> Iterator[h.MeepleServer]:
+    """``meeple serve`` in a child process, or the one given by ``--server-url``."""
     if args.server_url:  # a server started by hand (e.g. under a profiler)
-        server = h.MeepleServer(None, args.server_url, "", data_dir, args.server_pid)
-        return _meeple_phases(args, server)
+        yield h.MeepleServer(None, args.server_url, "", data_dir, args.server_pid)
+        return
     with h.meeple_server(data_dir) as server:
-        return _meeple_phases(args, server)
+        yield server
 
 
-def _meeple_phases(args: argparse.Namespace, server: h.MeepleServer) -> list[Figures]:
-    h.progress(f"meeple serve up at {server.base_url} (pid {server.pid})")
-    tokens = h.run_async(_accounts(server.base_url, args.rooms * _load.SEATS))
-    assert isinstance(tokens, list)
-    url = server.base_url.replace("http://", "ws://") + "/ws"
-    phases = [run_phase("meeple, no think", "meeple", url, server.pid, args, tokens=tokens)]
-    if args.phases < 2:
-        return phases
-    phases.append(
-        run_phase(
-            f"meeple, think {args.think_ms} ms",
-            "meeple",
-            url,
-            server.pid,
-            args,
-            tokens=tokens,
-            think_ms=args.think_ms,
-        )
-    )
-    max_rate = phases[0].moves_per_s
-    if max_rate > 0 and args.phases >= 3:
-        pace = args.rooms / (max_rate / 2)  # each room's share of half the max rate
+def run_all(args: argparse.Namespace, data_dir: Path) -> list[Figures]:
+    """The max-load phases of relay and meeple, alternating ``--repeat`` times (so that
+    a machine whose speed drifts weighs on both alike), then meeple with think time
+    and at half its (median) max."""
+    phases: list[Figures] = []
+    with contextlib.ExitStack() as stack:
+        relay = server = None
+        if args.only != "meeple":
+            relay = stack.enter_context(relay_server())
+        if args.only != "relay":
+            server = stack.enter_context(meeple_server(args, data_dir))
+        tokens: list[str] = []
+        url = ""
+        if server is not None:
+            h.progress(f"meeple serve up at {server.base_url} (pid {server.pid})")
+            tokens = h.run_async(_accounts(server.base_url, args.rooms * _load.SEATS))
+            url = server.base_url.replace("http://", "ws://") + "/ws"
+        for run in range(args.repeat):
+            suffix = f" #{run + 1}" if args.repeat > 1 else ""
+            if relay is not None:
+                phases.append(run_phase(f"relay, no think{suffix}", "relay", *relay, args))
+            if server is not None:
+                name = f"meeple, no think{suffix}"
+                phases.append(run_phase(name, "meeple", url, server.pid, args, tokens=tokens))
+        if server is None or args.phases < 2:
+            return phases
         phases.append(
             run_phase(
-                f"meeple, half load ({max_rate / 2:.0f}/s)",
+                f"meeple, think {args.think_ms} ms",
                 "meeple",
                 url,
                 server.pid,
                 args,
                 tokens=tokens,
-                pace_s=pace,
+                think_ms=args.think_ms,
             )
         )
+        max_rate = statistics.median(p.moves_per_s for p in phases if _is_max(p, "meeple"))
+        if max_rate > 0 and args.phases >= 3:
+            pace = args.rooms / (max_rate / 2)  # each room's share of half the max rate
+            phases.append(
+                run_phase(
+                    f"meeple, half load ({max_rate / 2:.0f}/s)",
+                    "meeple",
+                    url,
+                    server.pid,
+                    args,
+                    tokens=tokens,
+                    pace_s=pace,
+                )
+            )
     return phases
+
+
+def _is_max(phase: Figures, kind: str) -> bool:
+    return phase.name.startswith(f"{kind}, no think")
 
 
 def plot(phases: list[Figures], path: Path) -> None:
@@ -312,21 +344,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--phases", type=int, default=3, help="meeple phases to run, in order (default all 3)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="max-load runs of relay and meeple, alternating; the ratio is the median (default 3)",
+    )
     parser.add_argument("--server-url", help="drive this running meeple server instead")
     parser.add_argument("--server-pid", type=int, help="its process id (for CPU and RSS)")
     args = parser.parse_args(argv)
     if args.quick:
         args.rooms, args.workers, args.warmup, args.measure = 2, 1, 0.5, 1.5
+        args.repeat = 1
         args.think_ms = min(args.think_ms, 20)
     args.rooms = max(args.workers, args.rooms - args.rooms % args.workers)
     h.raise_open_files()
-    phases: list[Figures] = []
     tmp = Path(tempfile.mkdtemp(prefix="meeple-bench-"))
     try:
-        if args.only in ("relay", "both"):
-            phases += relay_phases(args)
-        if args.only in ("meeple", "both"):
-            phases += meeple_phases(args, tmp / "data")
+        phases = run_all(args, tmp / "data")
     finally:
         h.tidy(tmp)
     print(
@@ -338,11 +373,17 @@ def main(argv: list[str] | None = None) -> int:
         print(phase.line())
     # The ratio compares the no-think phases (max load); the later meeple phases
     # (think time, half load) must not stand in for it.
-    by_name = {p.name: p for p in phases}
-    relay, meeple = by_name.get("relay, no think"), by_name.get("meeple, no think")
-    if relay and meeple and relay.moves_per_s:
-        ratio = meeple.moves_per_s / relay.moves_per_s
-        print(f"meeple/relay moves/s ratio: {ratio:.2f} (goal >= 0.5)")
+    relays = [p for p in phases if _is_max(p, "relay")]
+    meeples = [p for p in phases if _is_max(p, "meeple")]
+    ratios = [
+        m.moves_per_s / r.moves_per_s
+        for r, m in zip(relays, meeples, strict=False)
+        if r.moves_per_s
+    ]
+    if ratios:
+        spread = f" (runs: {min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+        ratio = statistics.median(ratios)
+        print(f"meeple/relay moves/s ratio: {ratio:.2f}{spread} (goal >= 0.5)")
     half = next((p for p in phases if "half load" in p.name), None)
     if half is not None:
         p99 = h.percentile(half.ack_ms, 0.99)
