@@ -83,10 +83,11 @@ async def world(sqlite_store: Store, tmp_path: Path) -> AsyncIterator[World]:
 
 async def test_four_fourchess_players_make_one_game(world: World) -> None:
     players = [await world.player() for _ in range(4)]
-    for player in players:
+    for n, player in enumerate(players):
         reply = await world.send(player, join("fourchess"))
         assert reply.ok and reply.payload is not None
-        assert msgspec.json.decode(reply.payload)["state"] == "waiting"
+        answer = msgspec.json.decode(reply.payload)
+        assert answer["state"] == "waiting" and answer["queue_size"] == n + 1
     assert await world.mm.tick() == 1
     matched = [await world.frame(p, m.Matched) for p in players]
     game_id = matched[0].game_id
@@ -106,7 +107,9 @@ async def test_four_fourchess_players_make_one_game(world: World) -> None:
 async def test_two_chess_players_of_one_queue_are_matched(world: World) -> None:
     low, high = await world.player(), await world.player()
     assert (await world.send(low, join())).ok
-    assert (await world.send(high, join(tc="3+2"))).ok  # another queue: never together
+    other = await world.send(high, join(tc="3+2"))  # another queue: never together
+    assert other.ok and other.payload is not None
+    assert msgspec.json.decode(other.payload)["queue_size"] == 1  # counts its own queue
     assert await world.mm.tick() == 0
     third = await world.player()
     assert (await world.send(third, join())).ok

@@ -244,7 +244,7 @@ class Matchmaker:
         rating = await self.rows.rating(player_id, key.game)
         if not await self.rows.enqueue([Entry(player_id, key, rating, now_ms())]):
             raise Refused("already_queued", "you are already in a queue; leave it first")
-        size = sum(1 for e in await self.rows.entries() if e.key == key)
+        size = await self.rows.queue_size(key)
         await self._status(player_id, key, "waiting", queue_size=size)
         return {"state": "waiting", "queue_size": size, "rating": rating}
 

@@ -116,6 +116,22 @@ class MatchStore:
             rows = await conn.execute(select(queue_entries).order_by(queue_entries.c.enqueued_ms))
             return [_entry(r) for r in rows]
 
+    async def queue_size(self, key: QueueKey) -> int:
+        """Players waiting in one queue (a count on the queue's index, not a read of
+        every entry: a surge of joins must not cost the square of the queue)."""
+        async with self.store.connect() as conn:
+            count = await conn.scalar(
+                select(func.count())
+                .select_from(queue_entries)
+                .where(
+                    queue_entries.c.game == key.game,
+                    queue_entries.c.base_ms == key.base_ms,
+                    queue_entries.c.increment_ms == key.increment_ms,
+                    queue_entries.c.stake == key.stake,
+                )
+            )
+        return int(count or 0)
+
     async def staked_game(self, player_id: int) -> str | None:
         """A staked game (pending or active) the player sits in, if any."""
         async with self.store.connect() as conn:
