@@ -178,6 +178,14 @@ async def test_a_four_player_game_in_the_browser(
         moves_before = await played(page)
         await page.drag_and_drop(square(page, "d2"), square(page, "d7"))
         await expect(page.locator(".toast.bad")).to_contain_text("Illegal move")
+        # The toast sits over the bottom of the board (our army): it must not catch the
+        # next drag (it did, now and then, while it showed).
+        over_toast = await page.evaluate(
+            """() => { const r = document.querySelector('.toast.bad').getBoundingClientRect();
+                return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)
+                    .closest('#toasts') !== null; }"""
+        )
+        assert not over_toast
         await expect(piece(page, "d2")).to_be_visible()
         assert await played(page) == moves_before
         await expect(page.locator("#game-status")).to_have_text("Your move")
