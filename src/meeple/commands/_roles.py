@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,6 +23,9 @@ from meeple.bus.base import Bus
 from meeple.obs import metrics, tracing
 from meeple.settings import Settings
 from meeple.store.database import Store
+
+if TYPE_CHECKING:
+    from meeple.gateway.server import GatewaySource
 
 log = logging.getLogger(__name__)
 
@@ -69,32 +72,24 @@ def run_role(
     *,
     announce: str,
     on_signal: Callable[[], Awaitable[None]],
-    websockets: bool = False,
+    gateway: GatewaySource | None = None,
 ) -> int:
-    """Serve ``app`` until SIGTERM/Ctrl-C; ``on_signal`` runs first (drain, handover)."""
+    """Serve ``app`` until SIGTERM/Ctrl-C; ``on_signal`` runs first (drain, handover).
+    With ``gateway``, ``/ws`` upgrades go to its lean transport on the same port (no
+    ASGI task per connection); every other request goes to ``app``."""
+    from meeple.commands._uvicorn import config
     from meeple.commands.serve import _DrainingServer
 
-    extra: dict[str, object] = {}
-    if websockets:
+    extra: dict[str, Any] = {}
+    if gateway is not None:
         from meeple.gateway.server import uvicorn_options
 
-        # /ws upgrades go to the gateway's lean transport on the same port (no ASGI
-        # task per connection); probes and /metrics stay with the app.
-        extra = uvicorn_options(lambda: getattr(app.state, "gateway", None))
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-        **extra,  # type: ignore[arg-type]
-    )
+        extra = uvicorn_options(gateway)
     server = _DrainingServer(
-        config, announce, on_signal, gc_gen0_threshold=settings.gc_gen0_threshold
+        config(app, settings, **extra),
+        announce,
+        on_signal,
+        gc_gen0_threshold=settings.gc_gen0_threshold,
     )
     try:
         server.run()

@@ -8,6 +8,7 @@ import socket
 import sys
 import threading
 from collections.abc import Generator
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -57,9 +58,10 @@ class _Server(uvicorn.Server):
             sys.stdout.flush()
 
 
-def serve(app: ASGIApp, settings: Settings, *, announce: str | None = None) -> int:
-    """Run ``app`` on ``settings.host:port`` until a signal; the exit status."""
-    config = uvicorn.Config(
+def config(app: ASGIApp, settings: Settings, **extra: Any) -> uvicorn.Config:
+    """uvicorn's configuration for every meeple server: uvloop, our logging, graceful
+    shutdown; ``extra`` adds options (the gateway's lean ``/ws`` transport)."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -69,7 +71,12 @@ def serve(app: ASGIApp, settings: Settings, *, announce: str | None = None) -> i
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        **extra,
     )
-    server = _Server(config, announce, gc_gen0_threshold=settings.gc_gen0_threshold)
+
+
+def serve(app: ASGIApp, settings: Settings, *, announce: str | None = None) -> int:
+    """Run ``app`` on ``settings.host:port`` until a signal; the exit status."""
+    server = _Server(config(app, settings), announce, gc_gen0_threshold=settings.gc_gen0_threshold)
     server.run()
     return 0 if server.started else 1

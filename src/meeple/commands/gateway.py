@@ -104,5 +104,5 @@ def run(args: argparse.Namespace) -> int:
         settings,
         announce=f"meeple gateway serving /ws ({bus})",
         on_signal=drain,
-        websockets=True,
+        gateway=lambda: app.state.gateway,
     )

@@ -77,7 +77,7 @@ class _DrainingServer(_Server):
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM."""
     from meeple.app import create_serve_app
-    from meeple.gateway.server import uvicorn_options
+    from meeple.commands._roles import run_role
     from meeple.obs import tracing
     from meeple.obs.logging import configure_logging
 
@@ -86,28 +86,10 @@ def run(args: argparse.Namespace) -> int:
     tracing.configure(settings, "serve")
     app = create_serve_app(settings)
     runtime = app.state.runtime
-    config = uvicorn.Config(
+    return run_role(
         app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-        # One port: /ws upgrades stay with the gateway's lean transport (no ASGI
-        # task per connection); every other request goes to the ASGI app.
-        **uvicorn_options(lambda: runtime.gateway),
+        settings,
+        announce="meeple serving",
+        on_signal=runtime.drain,
+        gateway=lambda: runtime.gateway,
     )
-    server = _DrainingServer(
-        config,
-        "meeple serving",
-        app.state.runtime.drain,
-        gc_gen0_threshold=settings.gc_gen0_threshold,
-    )
-    try:
-        server.run()
-    finally:
-        tracing.shutdown()
-    return 0 if server.started else 1
