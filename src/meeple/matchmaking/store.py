@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -135,16 +135,7 @@ class MatchStore:
     async def staked_game(self, player_id: int) -> str | None:
         """A staked game (pending or active) the player sits in, if any."""
         async with self.store.connect() as conn:
-            value = await conn.scalar(
-                select(games.c.id)
-                .join(game_seats, game_seats.c.game_id == games.c.id)
-                .where(
-                    game_seats.c.player_id == player_id,
-                    games.c.stake > 0,
-                    games.c.status.in_(("pending", "active")),
-                )
-                .limit(1)
-            )
+            value = await conn.scalar(_staked_game(player_id))
         return None if value is None else str(value)
 
     async def enqueue(self, entries: Sequence[Entry]) -> bool:
@@ -376,8 +367,9 @@ async def _not_queued(conn: AsyncConnection, player_id: int) -> None:
         raise Busy(player_id, "already_queued", "you are already in a queue; leave it first")
 
 
-async def _no_staked_game(conn: AsyncConnection, player_id: int) -> None:
-    game_id = await conn.scalar(
+def _staked_game(player_id: int) -> Select[tuple[str]]:
+    """The id of a staked game (pending or active) the player sits in."""
+    return (
         select(games.c.id)
         .join(game_seats, game_seats.c.game_id == games.c.id)
         .where(
@@ -387,6 +379,10 @@ async def _no_staked_game(conn: AsyncConnection, player_id: int) -> None:
         )
         .limit(1)
     )
+
+
+async def _no_staked_game(conn: AsyncConnection, player_id: int) -> None:
+    game_id = await conn.scalar(_staked_game(player_id))
     if game_id is not None:
         raise Busy(player_id, "already_playing", "you already have a staked game in progress")
 
