@@ -30,9 +30,7 @@ from meeple.protocol import messages as m
 GAME = "fourchess"
 SEATS = 4
 TIME_CONTROL = "10+5"  # long enough that nobody flags under load
-# Refusals that change nothing: no engine owned the game (failover) -> try again shortly.
-UNAVAILABLE = "games_unavailable"
-RETRIABLE = frozenset({UNAVAILABLE, "timeout"})
+UNAVAILABLE = "games_unavailable"  # no engine owned the game (failover): try again shortly
 RETRY_S = 0.1
 
 
@@ -185,7 +183,7 @@ class MeepleRoom(Room):
             try:
                 return await call(command_id)
             except CommandError as exc:
-                if exc.code not in RETRIABLE or time.monotonic() > deadline:
+                if not exc.retriable or time.monotonic() > deadline:
                     raise
                 self.recorder.error(exc.code)
                 await asyncio.sleep(RETRY_S)

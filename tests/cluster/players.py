@@ -25,8 +25,9 @@ from meeple.client import Api, Client, ClientClosed, CommandError
 from meeple.protocol import messages as m
 from tests.cluster.harness import OPERATOR, PASSWORD, Cluster
 
-# Refusals that a failover, an outage or a restart may cause: retry with the same id.
-RETRIABLE = frozenset({"timeout", "games_unavailable", "draining", "internal_error"})
+# Besides the SDK's retriable refusals, a fault may fail a whole engine batch
+# (internal_error): retry that too, with the same id.
+FAULT_CODES = frozenset({"internal_error"})
 RETRY_FOR_S = 60.0
 RETRY_PAUSE_S = 0.1
 
@@ -163,7 +164,7 @@ async def retrying(call: Callable[[str], Awaitable[m.Ack]], retries: list[str]) 
         try:
             return await call(command_id)
         except CommandError as exc:
-            if exc.code not in RETRIABLE or time.monotonic() > deadline:
+            if not (exc.retriable or exc.code in FAULT_CODES) or time.monotonic() > deadline:
                 raise
             retries.append(exc.code)
             await asyncio.sleep(RETRY_PAUSE_S)

@@ -46,9 +46,6 @@ TokenProvider = Callable[[], Awaitable[str]]
 AUTH_CLOSE = 4401
 # Backoff between reconnect attempts, seconds (the last one repeats).
 BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
-# Refusals that a failover, a restart or a lost answer cause: the same command again
-# (same id for moves) is safe and will succeed once the platform has recovered.
-RETRIABLE = frozenset({"games_unavailable", "timeout", "draining"})
 _WELCOME_TIMEOUT_S = 10.0
 
 
@@ -272,7 +269,7 @@ class Client:
                 )
                 return
             except CommandError as exc:
-                if exc.code not in RETRIABLE:
+                if not exc.retriable:
                     log.warning("resubscribe to %s failed: %s", game_id, exc)
                     self.subscriptions.discard(game_id)
                     return

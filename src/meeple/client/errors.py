@@ -22,6 +22,11 @@ class ClientError(Exception):
         self.message = message
 
 
+# Refusals that a failover, a restart or a lost answer cause: the same command again
+# (with the same id) is safe and succeeds once the platform has recovered.
+RETRIABLE_CODES = frozenset({"games_unavailable", "timeout", "draining"})
+
+
 class CommandError(ClientError):
     """The server answered a command with an ``error`` frame (or none in time:
     ``timeout``, retriable with the same command id)."""
@@ -31,6 +36,11 @@ class CommandError(ClientError):
         self.code = code
         self.message = message
         self.retry_after_ms = retry_after_ms
+
+    @property
+    def retriable(self) -> bool:
+        """Whether sending the same command again, with the same id, may succeed."""
+        return self.code in RETRIABLE_CODES
 
 
 class ConnectionFailed(ClientError):
