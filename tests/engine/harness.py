@@ -72,6 +72,7 @@ class Harness:
         self.ledger = Ledger(store, settings.currency)
         self.games = Games(store)
         self.engine = self.new_engine()
+        self.extra: list[Engine] = []  # more engines (add_engine), stopped at close
         self._replies: dict[tuple[int, str], asyncio.Future[CommandReply]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._sub: Subscriber | None = None
@@ -91,7 +92,16 @@ class Harness:
         self._reader = asyncio.create_task(self._read())
         await self.engine.start()
 
+    async def add_engine(self, engine_id: str) -> Engine:
+        """Start one more engine on the same store and bus."""
+        engine = self.new_engine(engine_id)
+        await engine.start()
+        self.extra.append(engine)
+        return engine
+
     async def close(self) -> None:
+        for engine in self.extra:
+            await engine.stop()
         await self.engine.stop()
         if self._sub is not None:
             await self._sub.close()

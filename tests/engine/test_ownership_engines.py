@@ -27,21 +27,10 @@ async def cluster(sqlite_store: Store, tmp_path: Path) -> AsyncIterator[Harness]
     settings = fast_settings(tmp_path, lease_ttl_ms=TTL_MS, lease_poll_ms=POLL_MS)
     harness = Harness(sqlite_store, settings)
     await harness.start()
-    extra: list[Engine] = []
-    harness.extra = extra  # type: ignore[attr-defined]
     try:
         yield harness
     finally:
-        for engine in extra:
-            await engine.stop()
         await harness.close()
-
-
-async def add_engine(harness: Harness, engine_id: str) -> Engine:
-    engine = harness.new_engine(engine_id)
-    await engine.start()
-    harness.extra.append(engine)  # type: ignore[attr-defined]
-    return engine
 
 
 async def balanced(engines: list[Engine], within: float = 5.0) -> None:
@@ -84,10 +73,10 @@ def owner_of(engines: list[Engine], game_id: str) -> Engine:
 async def test_three_engines_split_the_shards_and_a_fourth_joins(cluster: Harness) -> None:
     first = cluster.engine
     assert len(first.owned) == SHARDS
-    b = await add_engine(cluster, "engine-b")
-    c = await add_engine(cluster, "engine-c")
+    b = await cluster.add_engine("engine-b")
+    c = await cluster.add_engine("engine-c")
     await balanced([first, b, c])
-    d = await add_engine(cluster, "engine-d")
+    d = await cluster.add_engine("engine-d")
     started = time.monotonic()
     await balanced([first, b, c, d])
     assert time.monotonic() - started < 3.0
@@ -99,7 +88,7 @@ async def test_games_keep_going_while_engines_rebalance(cluster: Harness) -> Non
     games = [await cluster.game(seats[i : i + 2]) for i in range(0, 8, 2)]
     for i, game_id in enumerate(games):
         assert (await cluster.send(game_id, seats[2 * i], "move", "e2e4")).ok
-    b = await add_engine(cluster, "engine-b")
+    b = await cluster.add_engine("engine-b")
     await balanced([cluster.engine, b])
     for i, game_id in enumerate(games):
         reply = await cluster.send(game_id, seats[2 * i + 1], "move", "e7e5")
@@ -114,18 +103,15 @@ async def long_leases(sqlite_store: Store, tmp_path: Path) -> AsyncIterator[Harn
     settings = fast_settings(tmp_path, lease_ttl_ms=10_000, lease_poll_ms=250)
     harness = Harness(sqlite_store, settings)
     await harness.start()
-    harness.extra = []  # type: ignore[attr-defined]
     try:
         yield harness
     finally:
-        for engine in harness.extra:  # type: ignore[attr-defined]
-            await engine.stop()
         await harness.close()
 
 
 async def test_stop_hands_every_game_over_at_once(long_leases: Harness) -> None:
     cluster = long_leases
-    b = await add_engine(cluster, "engine-b")
+    b = await cluster.add_engine("engine-b")
     await balanced([cluster.engine, b])
     games, seats = await games_with_one_on(cluster, cluster.engine, 6)
     a_games = [i for i, g in enumerate(games) if owner_of([cluster.engine, b], g) is cluster.engine]
@@ -141,11 +127,11 @@ async def test_stop_hands_every_game_over_at_once(long_leases: Harness) -> None:
     assert handover_s < 2.0, handover_s  # announced at once (a poll at worst), no expiry
     assert len(b.owned) == SHARDS
     cluster.engine = b  # the harness stops it at the end
-    cluster.extra.remove(b)  # type: ignore[attr-defined]
+    cluster.extra.remove(b)
 
 
 async def test_a_handover_charges_the_thinking_time_up_to_it(cluster: Harness) -> None:
-    b = await add_engine(cluster, "engine-b")
+    b = await cluster.add_engine("engine-b")
     await balanced([cluster.engine, b])
     games, seats = await games_with_one_on(cluster, cluster.engine, 6, base_ms=60_000)
     on_a = [i for i, g in enumerate(games) if shard_of(g) in cluster.engine.owned]
@@ -167,13 +153,13 @@ async def test_a_handover_charges_the_thinking_time_up_to_it(cluster: Harness) -
     assert 600 <= charged <= elapsed, (charged, elapsed)
     assert elapsed - charged < 500, (charged, elapsed)
     cluster.engine = b
-    cluster.extra.remove(b)  # type: ignore[attr-defined]
+    cluster.extra.remove(b)
 
 
 async def test_a_killed_engine_is_taken_over_within_the_lease_and_clocks_stay_fair(
     cluster: Harness,
 ) -> None:
-    b = await add_engine(cluster, "engine-b")
+    b = await cluster.add_engine("engine-b")
     await balanced([cluster.engine, b])
     games, seats = await games_with_one_on(cluster, cluster.engine, 6, base_ms=60_000)
     doomed = [i for i, g in enumerate(games) if shard_of(g) in cluster.engine.owned]
@@ -202,7 +188,7 @@ async def test_a_killed_engine_is_taken_over_within_the_lease_and_clocks_stay_fa
 
 
 async def test_a_flag_falls_once_across_a_takeover(cluster: Harness) -> None:
-    b = await add_engine(cluster, "engine-b")
+    b = await cluster.add_engine("engine-b")
     await balanced([cluster.engine, b])
     games, players = await games_with_one_on(
         cluster, cluster.engine, 10, deposit=500, base_ms=1_500, stake=100
@@ -270,8 +256,8 @@ async def test_a_paused_owner_never_writes_and_timers_fire_once(cluster: Harness
         assert (await cluster.send(game_id, player, "move", move)).ok
     stale = a.tables[game_id]
     paused = _Paused(a)
-    b = await add_engine(cluster, "engine-b")
-    cluster.extra.remove(b)  # type: ignore[attr-defined]
+    b = await cluster.add_engine("engine-b")
+    cluster.extra.remove(b)
     cluster.engine = b  # the harness stops b at the end; this test stops a
 
     async def taken() -> bool:

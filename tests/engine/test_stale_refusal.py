@@ -30,13 +30,9 @@ async def harness2(sqlite_store: Store, tmp_path: Path) -> AsyncIterator[Harness
     settings = fast_settings(tmp_path, lease_ttl_ms=10_000, lease_poll_ms=50)
     harness = Harness(sqlite_store, settings)
     await harness.start()
-    extra: list[Engine] = []
-    harness.extra = extra  # type: ignore[attr-defined]
     try:
         yield harness
     finally:
-        for engine in extra:
-            await engine.stop()
         await harness.close()
 
 
@@ -70,9 +66,7 @@ async def _two_owners(harness: Harness) -> tuple[Engine, Engine, str, int, int]:
     # Redis restarts: the lease is gone, A does not know before its next renewal.
     shard = shard_of(game_id)
     await harness.bus.release(shard_lease(shard), a.engine_id)
-    b = harness.new_engine("engine-b")
-    await b.start()
-    harness.extra.append(b)  # type: ignore[attr-defined]
+    b = await harness.add_engine("engine-b")
 
     async def taken() -> bool:
         return shard in b.owned
